@@ -1,0 +1,79 @@
+"""The service's command line: ``<service> --help`` lists every command.
+
+Each command loads the settings through ``load_settings`` so a bad variable is
+reported as one line naming it (exit code 2), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+
+from . import SERVICE_NAME, __version__
+from .config import ConfigError, Settings, load_settings
+from .health import check_temporal
+
+EXIT_UNHEALTHY = 1
+EXIT_CONFIG_ERROR = 2
+
+app = typer.Typer(
+    name=SERVICE_NAME,
+    help="A durable AI-agent service on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the service version."""
+    typer.echo(f"{SERVICE_NAME} {__version__}")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the effective configuration as JSON, secrets masked."""
+    settings = load_settings()
+    typer.echo(json.dumps(_public_view(settings), indent=2, sort_keys=True))
+
+
+@app.command()
+def healthcheck() -> None:
+    """Exit 0 when Temporal answers its health check, 1 otherwise."""
+    settings = load_settings()
+    status = asyncio.run(check_temporal(settings))
+    typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
+    if not status.healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
+{%- if cookiecutter.approval_ui %}
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (health, runs, approvals) with uvicorn."""
+    import uvicorn
+
+    from .api import create_app
+
+    settings = load_settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+{%- endif %}
+
+
+def _public_view(settings: Settings) -> dict[str, object]:
+    # SecretStr dumps as "**********", so secrets never reach the terminal.
+    return settings.model_dump(mode="json")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as error:
+        for problem in error.problems:
+            typer.echo(f"config error: {problem} (see .env.example)", err=True)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None

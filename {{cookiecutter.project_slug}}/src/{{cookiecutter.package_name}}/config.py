@@ -1,0 +1,131 @@
+"""Service configuration: one settings class, read from the environment and ``.env``.
+
+Our own variables start with ``AGENT_``; well-known ones keep their usual names
+(``OPENAI_API_KEY``, ``VAULT_ADDR``, ``TEMPORAL_ADDRESS``...). ``load_settings``
+turns every problem into a ``ConfigError`` that names the variable, so the CLI
+can print one clear line per problem instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from . import SERVICE_NAME
+
+ENV_PREFIX = "AGENT_"
+# Values that mean "nobody filled this in"; refused outside development.
+PLACEHOLDER_VALUES = frozenset(
+    {"", "changeme", "change-me", "replace-me", "todo", "xxx", "placeholder"}
+)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; each problem names its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    task_queue: str = Field(default=SERVICE_NAME, min_length=1)
+
+    # Temporal connection settings are read by temporalio's envconfig
+    # (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
+    # TEMPORAL_PROFILE); this is the fallback used in development only.
+    temporal_dev_address: str = "localhost:7233"
+    temporal_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    health_host: str = "0.0.0.0"  # noqa: S104 - probes reach the container from outside
+    health_port: int = Field(default=8080, ge=1, le=65535)
+    api_host: str = "0.0.0.0"  # noqa: S104
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    secrets_backend: Literal["vault", "env"] = "{{ cookiecutter.secrets_backend }}"
+    vault_addr: str | None = Field(default=None, validation_alias="VAULT_ADDR")
+    vault_token: SecretStr | None = Field(default=None, validation_alias="VAULT_TOKEN")
+
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8100/v1", validation_alias="OPENAI_BASE_URL"
+    )
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+
+    def deployment_problems(self) -> list[str]:
+        """Rules that depend on the environment rather than on one value."""
+        if self.env is Environment.DEVELOPMENT:
+            return []
+        problems: list[str] = []
+        if "TEMPORAL_ADDRESS" not in os.environ and "TEMPORAL_PROFILE" not in os.environ:
+            problems.append(
+                f"TEMPORAL_ADDRESS is required when {ENV_PREFIX}ENV={self.env.value} "
+                "(or set TEMPORAL_PROFILE to use a profile from the Temporal config file)"
+            )
+        if self.secrets_backend == "vault" and not self.vault_addr:
+            problems.append(
+                f"VAULT_ADDR is required when {ENV_PREFIX}ENV={self.env.value} "
+                "and AGENT_SECRETS_BACKEND=vault (e.g. https://vault.internal:8200)"
+            )
+        if self.secrets_backend == "env":
+            key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
+            if key.strip().lower() in PLACEHOLDER_VALUES:
+                problems.append(
+                    f"OPENAI_API_KEY is missing or a placeholder; set a real key when "
+                    f"{ENV_PREFIX}ENV={self.env.value}"
+                )
+        return problems
+
+
+def env_var_name(field_name: str) -> str:
+    """The environment variable that feeds a settings field."""
+    field = Settings.model_fields.get(field_name)
+    if field is not None and isinstance(field.validation_alias, str):
+        return field.validation_alias
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def _is_secret(field_name: str) -> bool:
+    field = Settings.model_fields.get(field_name)
+    return field is not None and field.annotation in (SecretStr, SecretStr | None)
+
+
+def _describe(error: ValidationError) -> list[str]:
+    problems = []
+    for detail in error.errors():
+        field_name = str(detail["loc"][0]) if detail["loc"] else ""
+        name = env_var_name(field_name.lower()) if field_name else "configuration"
+        shown = "" if _is_secret(field_name.lower()) else f"={detail.get('input')!r}"
+        problems.append(f"{name}{shown} is invalid: {detail['msg']}")
+    return problems
+
+
+def load_settings() -> Settings:
+    """Read and check the settings, or raise ``ConfigError`` naming each bad variable."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    problems = settings.deployment_problems()
+    if problems:
+        raise ConfigError(problems)
+    return settings

@@ -1,0 +1,45 @@
+"""Connect to Temporal the same way everywhere: envconfig first, dev fallback second.
+
+``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, the TLS
+variables and TOML profiles (``TEMPORAL_PROFILE``) are read by temporalio's own
+envconfig, so Temporal Cloud and self-hosted clusters need no code change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.envconfig import ClientConfig
+
+from .config import Environment, Settings
+from .plugin import service_plugin
+
+
+class TemporalUnavailableError(Exception):
+    """Temporal could not be reached; the message says where and what to do."""
+
+
+def connect_config(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    if not config.get("target_host"):
+        if settings.env is not Environment.DEVELOPMENT:
+            raise TemporalUnavailableError("TEMPORAL_ADDRESS is not set")
+        config["target_host"] = settings.temporal_dev_address
+    return config
+
+
+async def connect(settings: Settings) -> Client:
+    config = connect_config(settings)
+    address = config["target_host"]
+    try:
+        return await asyncio.wait_for(
+            Client.connect(**config, plugins=[service_plugin()]),
+            timeout=settings.temporal_connect_timeout_seconds,
+        )
+    except (TimeoutError, RuntimeError) as error:
+        raise TemporalUnavailableError(
+            f"cannot reach Temporal at {address} ({error or 'timed out'}); "
+            "start it with `temporal server start-dev` or set TEMPORAL_ADDRESS"
+        ) from error

