@@ -34,7 +34,7 @@ from .tools import TOOLS
 
 def idempotency_key() -> str:
     info = activity.info()
-    return f"{info.workflow_id}/{info.activity_id}"
+    return f"{info.workflow_id or ''}/{info.activity_id}"
 
 
 class AgentActivities:
@@ -68,11 +68,12 @@ class AgentActivities:
             "calling %s (%s, attempt %d)", model, "fallback" if use_fallback else "primary", attempt
         )
         client = make_client(settings, base_url=base_url, api_key=self._api_key)
+        messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
+        messages += [_to_openai(message) for message in request.messages]
         try:
             completion = await client.chat.completions.create(
                 model=model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT}]
-                + [_to_openai(message) for message in request.messages],
+                messages=messages,
                 tools=[tool.openai_schema() for tool in self.tools.values()],  # type: ignore[misc]
             )
         except openai.OpenAIError as error:
@@ -87,7 +88,7 @@ class AgentActivities:
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
         if message.content is None and not calls:
-            raise ApplicationError("LLM returned neither text nor tool calls", type="LlmBadResponse")
+            raise ApplicationError("LLM returned neither text nor tools", type="LlmBadResponse")
         return LlmResponse(
             content=message.content,
             tool_calls=calls,
@@ -148,7 +149,7 @@ class AgentActivities:
         info = activity.info()
         context = ToolContext(
             settings=self.settings,
-            workflow_id=info.workflow_id,
+            workflow_id=info.workflow_id or "",
             activity_id=info.activity_id,
             idempotency_key=idempotency_key(),
             heartbeat=activity.heartbeat,

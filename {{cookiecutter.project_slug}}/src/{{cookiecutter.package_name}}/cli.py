@@ -7,6 +7,7 @@ reported as one line naming it (exit code 2), never as a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -78,7 +79,6 @@ def api() -> None:
     settings = load_settings()
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
 {%- endif %}
-
 
 
 # --- agent loop: runs, worker, local stack, replay ---------------------------
@@ -207,10 +207,8 @@ def fake_llm(
     except OSError as error:
         _fail(f"cannot listen on port {port or settings.fake_llm_port}: {error}")
     typer.echo(f"scripted model at {server.base_url}  (outbox: {server.outbox_url})")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
@@ -277,9 +275,11 @@ def replay_run(
     """Replay a run's history against this code and report any non-determinism."""
     settings = load_settings()
 
+    path = Path(target)
+    is_file = path.is_file()
+
     async def check() -> ReplayReport:
-        path = Path(target)
-        if path.is_file():
+        if is_file:
             try:
                 history = load_history(path)
             except (OSError, ValueError) as error:
@@ -320,6 +320,7 @@ def export_history(
         return target
 
     typer.echo(f"saved {asyncio.run(fetch())}")
+
 
 def _public_view(settings: Settings) -> dict[str, object]:
     # SecretStr dumps as "**********", so secrets never reach the terminal.

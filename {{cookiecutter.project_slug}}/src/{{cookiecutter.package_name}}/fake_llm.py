@@ -263,10 +263,10 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests and the demo print what matters
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path.rstrip("/") == "/outbox":
                 self._send(200, {}, {"emails": fake.emails})
             elif self.path.rstrip("/") in ("/health", "/v1/models"):
@@ -274,7 +274,7 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")

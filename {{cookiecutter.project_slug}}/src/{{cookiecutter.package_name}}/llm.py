@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
-import httpx
 import openai
 from temporalio.exceptions import ApplicationError
 
@@ -39,7 +38,7 @@ def make_client(
         api_key=api_key,
         base_url=base_url or settings.openai_base_url,
         max_retries=0,
-        timeout=httpx.Timeout(
+        timeout=openai.Timeout(
             settings.llm_timeout_seconds, connect=settings.llm_connect_timeout_seconds
         ),
     )
@@ -74,7 +73,7 @@ def to_application_error(error: openai.OpenAIError) -> ApplicationError:
     return ApplicationError(f"LLM client error: {error}", type="LlmClientError")
 
 
-def retry_after(headers: httpx.Headers) -> timedelta | None:
+def retry_after(headers: Mapping[str, str]) -> timedelta | None:
     """The delay a server asked for: ``retry-after-ms``, else ``retry-after`` (seconds or date)."""
     millis = headers.get("retry-after-ms")
     if millis:

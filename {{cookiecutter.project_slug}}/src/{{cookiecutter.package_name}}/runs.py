@@ -26,17 +26,15 @@ async def start_run(
 
 
 async def run_status(client: Client, workflow_id: str) -> AgentStatus:
-    return await client.get_workflow_handle(workflow_id).query(
-        STATUS_QUERY, result_type=AgentStatus
-    )
+    handle = client.get_workflow_handle(workflow_id)
+    status: AgentStatus = await handle.query(STATUS_QUERY, result_type=AgentStatus)
+    return status
 
 
 def format_steps(result: AgentResult | AgentStatus) -> str:
     lines = []
     for record in result.steps:
-        who = (
-            f"{record.model} ({record.endpoint})" if record.kind == "llm" else str(record.tool)
-        )
+        who = f"{record.model} ({record.endpoint})" if record.kind == "llm" else str(record.tool)
         tokens = record.prompt_tokens + record.completion_tokens
         lines.append(
             f"  {record.step:>3}  {record.activity_id:<28} {who:<26} {record.outcome:<10} "

@@ -123,7 +123,7 @@ async def local_stack(
     port = temporal_port or free_port()
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
+    process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; returns at once
         dev_server_command(port, db_file=db_file, ui_port=ui_port),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -142,9 +142,7 @@ async def local_stack(
             )
             if settings.email_endpoint_url is None:
                 settings = settings.model_copy(update={"email_endpoint_url": fake.outbox_url})
-        workers = asyncio.create_task(
-            run_workers(build_workers(client, settings), workers_stop)
-        )
+        workers = asyncio.create_task(run_workers(build_workers(client, settings), workers_stop))
         yield Stack(
             client=client,
             settings=settings,

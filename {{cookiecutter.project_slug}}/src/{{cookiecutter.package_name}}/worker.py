@@ -8,6 +8,7 @@ and workflows keep flowing. Workers are stateless: run as many as you need.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import timedelta
@@ -72,9 +73,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # Not available outside the main thread or on Windows: then `stop` is the only way.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread / not POSIX
-            pass
     log.info("worker polling %s and %s", settings.task_queue, llm_task_queue(settings.task_queue))
     await run_workers(build_workers(client, settings), stop)

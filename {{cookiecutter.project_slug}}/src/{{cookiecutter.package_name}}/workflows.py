@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-class _RunEnded(Exception):
+class _RunEndError(Exception):
     """Internal: the loop stops with this status and reason."""
 
     def __init__(self, status: ResultStatus, reason: str, answer: str | None = None) -> None:
@@ -64,7 +64,7 @@ class AgentWorkflow:
             self._state.messages.append(ChatMessage(role="user", content=request.task))
         try:
             result = self._finish("completed", "", await self._loop(request))
-        except _RunEnded as ended:
+        except _RunEndError as ended:
             result = self._finish(ended.status, ended.reason, ended.answer)
         # Let in-flight signal and update handlers (approvals) finish first.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -108,21 +108,19 @@ class AgentWorkflow:
         if state.tokens > request.token_budget:
             reason = f"token budget exceeded: {state.tokens} > {request.token_budget} tokens"
         elif state.cost_usd > request.cost_budget_usd:
-            reason = (
-                f"cost budget exceeded: ${state.cost_usd:.6f} > ${request.cost_budget_usd:.6f}"
-            )
+            reason = f"cost budget exceeded: ${state.cost_usd:.6f} > ${request.cost_budget_usd:.6f}"
         elif answer is None and state.step >= request.max_steps:
             reason = f"step budget exceeded: {state.step} of {request.max_steps} steps used"
         else:
             return
-        raise _RunEnded("budget_exceeded", reason, answer)
+        raise _RunEndError("budget_exceeded", reason, answer)
 
     async def _call_llm(self, request: AgentRequest) -> LlmResponse:
         state = self._state
         activity_id = f"llm-{state.step}"
         self._run_state = "calling_llm"
         try:
-            response = await workflow.execute_activity(
+            response: LlmResponse = await workflow.execute_activity(
                 CALL_LLM,
                 LlmRequest(messages=state.messages, model=request.model, step=state.step),
                 result_type=LlmResponse,
@@ -143,7 +141,7 @@ class AgentWorkflow:
                     detail=reason,
                 )
             )
-            raise _RunEnded("failed", reason) from error
+            raise _RunEndError("failed", reason) from error
         state.tokens += response.prompt_tokens + response.completion_tokens
         state.cost_usd += response.cost_usd
         state.steps.append(
@@ -177,7 +175,7 @@ class AgentWorkflow:
             return refusal
         self._run_state = "running_tool"
         try:
-            result = await workflow.execute_activity(
+            result: ToolResult = await workflow.execute_activity(
                 RUN_TOOL,
                 ToolRequest(
                     name=call.name,
@@ -210,7 +208,7 @@ class AgentWorkflow:
         state.invalid_tool_calls += 1
         self._record_tool(activity_id, call, "error", message)
         if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
-            raise _RunEnded(
+            raise _RunEndError(
                 "failed",
                 f"too many failed tool calls ({state.invalid_tool_calls}); last: {message}",
             )
