@@ -116,6 +116,7 @@ class AgentResult(_Model):
     steps_taken: int
     tokens: int
     cost_usd: float
+    runs: int = Field(default=1, description="workflow runs this agent run spanned")
     steps: list[StepRecord]
 
 

@@ -57,7 +57,13 @@ class AgentWorkflow:
         self._run_state: RunState = "starting"
 
     @workflow.run
-    async def run(self, request: AgentRequest) -> AgentResult:
+    async def run(self, request: AgentRequest | None = None) -> AgentResult:
+        if request is None:
+            raise ApplicationError(
+                'AgentRequest is required, e.g. --input \'{"task": "..."}\'',
+                type="InvalidAgentRequest",
+                non_retryable=True,
+            )
         if request.resume is not None:
             self._state = request.resume
         else:
@@ -254,6 +260,7 @@ class AgentWorkflow:
             steps_taken=self._state.step,
             tokens=self._state.tokens,
             cost_usd=self._state.cost_usd,
+            runs=self._state.runs,
             steps=self._state.steps,
         )
 
