@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +19,8 @@ from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
 from {{ cookiecutter.package_name }}.runs import start_run
 from {{ cookiecutter.package_name }}.worker import build_workers, run_workers
 from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+
+from tests.support import CONFIG_PREFIXES
 
 
 def script(*turns: dict[str, Any]) -> Script:
@@ -58,3 +63,25 @@ async def run_agent(
     handle = await start_run(client, request, task_queue=queue)
     result = await asyncio.wait_for(handle.result(), timeout=timeout)
     return handle, result
+
+
+def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The worker as users run it: ``<service> worker`` in its own process."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    child_env.update(env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "worker"],
+        env=child_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
