@@ -9,11 +9,13 @@ decisions. A non-deterministic change is reported, not raised.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
@@ -46,7 +48,9 @@ def save_history(history: WorkflowHistory, path: Path) -> None:
 
 
 async def replay(history: WorkflowHistory, workflows: list[type] | None = None) -> ReplayReport:
-    replayer = Replayer(workflows=workflows or [AgentWorkflow], plugins=[service_plugin()])
+    replayer = Replayer(
+        workflows=workflows or [AgentWorkflow], plugins=[service_plugin()], runtime=_quiet()
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     events = len(history.events)
@@ -57,5 +61,17 @@ async def replay(history: WorkflowHistory, workflows: list[type] | None = None) 
         events,
         ok=False,
         nondeterministic=isinstance(failure, NondeterminismError),
-        detail=f"{type(failure).__name__}: {failure}",
+        detail=f"{type(failure).__name__}: {_readable(failure)}",
     )
+
+
+def _quiet() -> Runtime:
+    # The report says what went wrong; the SDK core's own warning would only repeat it.
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
+
+
+def _readable(failure: Exception) -> str:
+    # Core wraps the useful sentence in a debug dump; keep just the sentence.
+    match = re.search(r'message: "(.*?)", source', str(failure))
+    return match.group(1) if match else str(failure)
