@@ -47,9 +47,7 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[s
     """Run the service's real workers on a fresh task queue; yields the queue name."""
     queue = unique_queue()
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_workers(build_workers(client, settings, task_queue=queue), stop)
-    )
+    task = asyncio.create_task(run_workers(build_workers(client, settings, task_queue=queue), stop))
     try:
         yield queue
     finally:
@@ -58,10 +56,10 @@ async def running_workers(client: Client, settings: Settings) -> AsyncIterator[s
 
 
 async def run_agent(
-    client: Client, queue: str, request: AgentRequest, timeout: float = 60
+    client: Client, queue: str, request: AgentRequest, wait_seconds: float = 60
 ) -> tuple[WorkflowHandle[AgentWorkflow, AgentResult], AgentResult]:
     handle = await start_run(client, request, task_queue=queue)
-    result = await asyncio.wait_for(handle.result(), timeout=timeout)
+    result = await asyncio.wait_for(handle.result(), timeout=wait_seconds)
     return handle, result
 
 

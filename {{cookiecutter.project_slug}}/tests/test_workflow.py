@@ -36,9 +36,7 @@ async def test_tool_use_feeds_the_result_back_to_the_model(
 ) -> None:
     fake_llm.script = script({"tool_calls": [SEARCH]}, {"content": "Done: $tool_result"})
     async with running_workers(time_skipping_env.client, settings_for(fake_llm)) as queue:
-        _, result = await run_agent(
-            time_skipping_env.client, queue, AgentRequest(task="refunds?")
-        )
+        _, result = await run_agent(time_skipping_env.client, queue, AgentRequest(task="refunds?"))
     assert result.status == "completed"
     assert result.answer is not None
     assert "Refunds go back to the" in result.answer

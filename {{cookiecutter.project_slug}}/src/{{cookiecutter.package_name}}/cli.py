@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -33,6 +35,7 @@ from .worker import run_worker
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIG_ERROR = 2
+T = TypeVar("T")
 
 app = typer.Typer(
     name=SERVICE_NAME,
@@ -41,6 +44,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` that frees Temporal clients before the loop closes.
+
+    A client still alive at interpreter exit can crash the SDK's native runtime
+    (a segfault after the command finished), so collect it while the loop runs.
+    """
+
+    async def wrapper() -> T:
+        exit_code: int | None = None
+        try:
+            return await main
+        except typer.Exit as stop:
+            # Keep only the code: the traceback's frames would keep the client alive.
+            exit_code = stop.exit_code
+        finally:
+            gc.collect()
+        raise typer.Exit(exit_code)
+
+    return asyncio.run(wrapper())
 
 
 @app.command()
@@ -60,7 +84,7 @@ def show_config() -> None:
 def healthcheck() -> None:
     """Exit 0 when Temporal answers its health check, 1 otherwise."""
     settings = load_settings()
-    status = asyncio.run(check_temporal(settings))
+    status = run_async(check_temporal(settings))
     typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
     if not status.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
@@ -154,7 +178,7 @@ def run_agent(
         except WorkflowFailureError as error:
             _fail(f"run {handle.id} failed: {error.cause}")
 
-    result = asyncio.run(start())
+    result = run_async(start())
     if result is None:
         return
     if json_output:
@@ -177,7 +201,7 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
         except RPCError as error:
             _fail(f"cannot read run {workflow_id}: {error.message}")
 
-    typer.echo(asyncio.run(query()).model_dump_json(indent=2))
+    typer.echo(run_async(query()).model_dump_json(indent=2))
 
 
 @app.command()
@@ -186,7 +210,7 @@ def worker() -> None:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        asyncio.run(run_worker(settings))
+        run_async(run_worker(settings))
     except TemporalUnavailableError as error:
         _fail(str(error))
 
@@ -240,7 +264,7 @@ def dev(
         typer.echo("stopped")
 
     try:
-        asyncio.run(serve())
+        run_async(serve())
     except StackError as error:
         _fail(str(error))
 
@@ -260,7 +284,7 @@ def demo() -> None:
             return await asyncio.wait_for(handle.result(), timeout=120)
 
     try:
-        result = asyncio.run(play())
+        result = run_async(play())
     except (StackError, TimeoutError, WorkflowFailureError) as error:
         _fail(f"demo failed: {error}")
     _print_result(result)
@@ -292,7 +316,7 @@ def replay_run(
                 _fail(f"cannot fetch history of {target}: {error.message}")
         return await replay(history)
 
-    report = asyncio.run(check())
+    report = run_async(check())
     if report.ok:
         typer.echo(f"ok: {report.workflow_id} replays cleanly ({report.events} events)")
         return
@@ -319,7 +343,7 @@ def export_history(
         save_history(history, target)
         return target
 
-    typer.echo(f"saved {asyncio.run(fetch())}")
+    typer.echo(f"saved {run_async(fetch())}")
 
 
 def _public_view(settings: Settings) -> dict[str, object]:
