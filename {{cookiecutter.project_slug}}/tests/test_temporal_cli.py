@@ -40,12 +40,19 @@ async def test_temporal_cli_starts_a_run_and_reads_its_result(
         finished = await temporal(
             temporal_address, "workflow", "result", "--workflow-id", workflow_id, "-o", "json"
         )
+        queried = await temporal(
+            temporal_address,
+            *("workflow", "query", "--workflow-id", workflow_id, "--name", "status", "-o", "json"),
+        )
     assert finished.returncode == 0, finished.stderr
     closed = json.loads(finished.stdout)
     assert closed["status"] == "COMPLETED"
     [result] = closed["closeEvent"]["workflowExecutionCompletedEventAttributes"]["result"]
     assert result["status"] == "completed"
     assert result["answer"] == "Hello from AgentWorkflow"
+    assert queried.returncode == 0, queried.stderr
+    [status] = json.loads(queried.stdout)["queryResult"]
+    assert (status["state"], status["step"]) == ("completed", 1)
 
 
 @pytest.mark.parametrize(

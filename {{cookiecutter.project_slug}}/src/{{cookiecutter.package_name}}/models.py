@@ -38,7 +38,8 @@ def llm_task_queue(task_queue: str) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are ignored, so workers of two versions can share a run during a deploy.
+    model_config = ConfigDict(extra="ignore")
 
 
 class ToolCall(_Model):
@@ -90,7 +91,9 @@ class AgentState(_Model):
 
 
 class AgentRequest(_Model):
-    """The workflow input. Only ``task`` is required."""
+    """The workflow input. Only ``task`` is required; unknown fields (typos) are refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     task: str = Field(min_length=1, max_length=20_000)
     user_id: str | None = Field(default=None, max_length=200)
