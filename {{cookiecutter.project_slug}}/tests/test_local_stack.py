@@ -96,7 +96,8 @@ def test_dev_starts_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
     process = start(
         "dev",
         *("--port", str(port), "--ui-port", str(ui_port)),
-        env={"AGENT_FAKE_LLM_PORT": str(llm_port)},
+        # The placeholder from .env.example is not a key: the scripted model must start.
+        env={"AGENT_FAKE_LLM_PORT": str(llm_port), "OPENAI_API_KEY": "changeme"},
         cwd=tmp_path,
     )
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from .config import Settings
+from .config import PLACEHOLDER_VALUES, Settings
 from .fake_llm import FakeLlmServer
 from .plugin import service_plugin
 from .worker import build_workers, run_workers
@@ -38,6 +38,12 @@ class Stack:
     temporal_address: str
     ui_url: str | None
     fake_llm: FakeLlmServer | None
+
+
+def has_real_key(settings: Settings) -> bool:
+    """True when OPENAI_API_KEY holds something other than a placeholder like ``changeme``."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    return key.strip().lower() not in PLACEHOLDER_VALUES
 
 
 def temporal_binary() -> str:
@@ -135,7 +141,7 @@ async def local_stack(
     try:
         address = f"127.0.0.1:{port}"
         client = await _wait_for_temporal(address, process)
-        if scripted or (scripted is None and settings.openai_api_key is None):
+        if scripted or (scripted is None and not has_real_key(settings)):
             fake = FakeLlmServer(port=fake_llm_port or free_port()).start()
             settings = settings.model_copy(
                 update={"openai_base_url": fake.base_url, "llm_model": "scripted"}
