@@ -30,6 +30,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
         removed += [
             PACKAGE / "secrets" / "vault.py",
             Path("tests") / "test_secrets_vault.py",
+            Path("tests") / "test_vault_policies.py",
             Path("deploy") / "vault",
         ]
     if not answers["payload_encryption"]:
