@@ -28,7 +28,7 @@ from .models import (
     ToolResult,
 )
 from .prompts import SYSTEM_PROMPT
-from .tooling import Tool, ToolContext, describe_validation_error
+from .tooling import Tool, ToolContext, describe_validation_error, heartbeating
 from .tools import TOOLS
 
 
@@ -71,10 +71,15 @@ class AgentActivities:
         messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += [_to_openai(message) for message in request.messages]
         try:
-            completion = await client.chat.completions.create(
-                model=model,
-                messages=messages,
-                tools=[tool.openai_schema() for tool in self.tools.values()],  # type: ignore[misc]
+            # Heartbeat while the model thinks: a call lost with its worker is
+            # retried after the heartbeat timeout, not the start-to-close timeout.
+            completion = await heartbeating(
+                client.chat.completions.create(
+                    model=model,
+                    messages=messages,
+                    tools=[tool.openai_schema() for tool in self.tools.values()],  # type: ignore[misc]
+                ),
+                activity.heartbeat,
             )
         except openai.OpenAIError as error:
             raise to_application_error(error) from error
@@ -97,6 +102,7 @@ class AgentActivities:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
+            attempt=attempt,
         )
 
     def _check_call(self, call: Any) -> ToolCall:
@@ -159,7 +165,9 @@ class AgentActivities:
         )
         activity.logger.info("running tool %s (attempt %d)", request.name, info.attempt)
         output = await tool.run(args, context)
-        return ToolResult(output=output, idempotency_key=context.idempotency_key)
+        return ToolResult(
+            output=output, idempotency_key=context.idempotency_key, attempt=info.attempt
+        )
 
 
 def _to_openai(message: ChatMessage) -> dict[str, Any]:

@@ -76,6 +76,8 @@ class StepRecord(_Model):
     cost_usd: float = 0.0
     outcome: Literal["answer", "tool_calls", "ok", "error", "skipped"]
     detail: str = ""
+    # The activity attempt that produced this result: attempt - 1 retries happened.
+    attempt: int = 1
 
 
 class AgentState(_Model):
@@ -148,6 +150,7 @@ class LlmResponse(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    attempt: int = 1
 
 
 class ToolRequest(_Model):
@@ -161,3 +164,4 @@ class ToolRequest(_Model):
 class ToolResult(_Model):
     output: str
     idempotency_key: str
+    attempt: int = 1

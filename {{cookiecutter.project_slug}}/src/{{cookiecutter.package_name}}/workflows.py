@@ -134,6 +134,7 @@ class AgentWorkflow:
                 task_queue=llm_task_queue(workflow.info().task_queue),
                 start_to_close_timeout=policies.LLM_START_TO_CLOSE,
                 schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
                 retry_policy=policies.LLM_RETRY,
             )
         except ActivityError as error:
@@ -162,6 +163,7 @@ class AgentWorkflow:
                 cost_usd=response.cost_usd,
                 outcome="tool_calls" if response.tool_calls else "answer",
                 detail=", ".join(call.name for call in response.tool_calls),
+                attempt=response.attempt,
             )
         )
         return response
@@ -198,7 +200,7 @@ class AgentWorkflow:
             )
         except ActivityError as error:
             return self._tool_error(activity_id, call, f"tool {call.name} failed: {_cause(error)}")
-        self._record_tool(activity_id, call, "ok", result.output[:200])
+        self._record_tool(activity_id, call, "ok", result.output[:200], result.attempt)
         return result.output
 
     async def _before_tool(self, call: ToolCall) -> str | None:
@@ -220,7 +222,9 @@ class AgentWorkflow:
             )
         return f"error: {message}"
 
-    def _record_tool(self, activity_id: str, call: ToolCall, outcome: str, detail: str) -> None:
+    def _record_tool(
+        self, activity_id: str, call: ToolCall, outcome: str, detail: str, attempt: int = 1
+    ) -> None:
         self._state.steps.append(
             StepRecord.model_validate(
                 {
@@ -230,6 +234,7 @@ class AgentWorkflow:
                     "tool": call.name,
                     "outcome": outcome,
                     "detail": detail,
+                    "attempt": attempt,
                 }
             )
         )
