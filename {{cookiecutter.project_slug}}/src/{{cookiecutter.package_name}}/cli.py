@@ -382,14 +382,13 @@ def loadtest(
             return await embedded_load(
                 settings, runs=runs, concurrency=concurrency, llm_latency_ms=llm_latency_ms or 0
             )
-        client = await _client(settings)
         try:
             previous = install_script(settings.openai_base_url, load_script(llm_latency_ms))
         except LoadTestError as error:
             _fail(str(error))
         try:
             return await run_load(
-                client,
+                await _client(settings),
                 settings.task_queue,
                 runs=runs,
                 concurrency=concurrency,
