@@ -50,6 +50,22 @@ class AgentActivities:
         self.settings = settings
         self.tools = TOOLS if tools is None else tools
         self._api_key = api_key
+        # One client per endpoint, reused by every call: building one costs tens of
+        # milliseconds (TLS context), which dominated the LLM step under load.
+        self._clients: dict[str | None, openai.AsyncOpenAI] = {}
+
+    def llm_client(self, base_url: str | None) -> openai.AsyncOpenAI:
+        client = self._clients.get(base_url)
+        if client is None:
+            client = make_client(self.settings, base_url=base_url, api_key=self._api_key)
+            self._clients[base_url] = client
+        return client
+
+    async def close(self) -> None:
+        """Close the LLM clients (their connection pools)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
 
     @activity.defn(name=CALL_LLM)
     async def call_llm(self, request: LlmRequest) -> LlmResponse:
@@ -67,7 +83,7 @@ class AgentActivities:
         activity.logger.info(
             "calling %s (%s, attempt %d)", model, "fallback" if use_fallback else "primary", attempt
         )
-        client = make_client(settings, base_url=base_url, api_key=self._api_key)
+        client = self.llm_client(base_url)
         messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += [_to_openai(message) for message in request.messages]
         try:
@@ -83,8 +99,11 @@ class AgentActivities:
             )
         except openai.OpenAIError as error:
             raise to_application_error(error) from error
-        finally:
-            await client.close()
+        except ValueError as error:
+            # A 200 whose body is not a completion (a broken proxy, a truncated body).
+            raise ApplicationError(
+                f"LLM returned a malformed response: {error}", type="LlmBadResponse"
+            ) from error
         if not completion.choices:
             raise ApplicationError("LLM returned no choices", type="LlmBadResponse")
         message = completion.choices[0].message
