@@ -308,6 +308,9 @@ def _completion(
 def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle's algorithm on,
+        # the body waits for the client's delayed ACK (~40 ms per reply).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests and the demo print what matters
