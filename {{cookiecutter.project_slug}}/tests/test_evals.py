@@ -9,7 +9,13 @@ import pytest
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.evals import EvalCase, EvalError, judge, load_cases, run_cases
+from {{ cookiecutter.package_name }}.evals import (
+    EvalCase,
+    EvalError,
+    judge,
+    load_cases,
+    run_cases,
+)
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.stack import local_stack
 
