@@ -2,7 +2,9 @@
 
 One workflow with three activities shaped like the generated service's run
 (model call, tool call, model call: sleeps of L, 0 and L milliseconds), a plain
-``Worker`` on one task queue, the default data converter. ``worker`` runs it;
+``Worker`` on one task queue, the default data converter. With ``--no-eager``
+the worker does not take activities eagerly from its own workflow task
+completions, as the service cannot for its LLM calls (they use their own queue). ``worker`` runs it;
 ``load`` drives it the way ``<slug> loadtest`` drives the service (start to
 result per run, a semaphore for concurrency) and prints the same JSON fields.
 
@@ -42,9 +44,15 @@ class BareWorkflow:
         return "done"
 
 
-async def run_worker(address: str, queue: str) -> None:
+async def run_worker(address: str, queue: str, no_eager: bool) -> None:
     client = await Client.connect(address)
-    worker = Worker(client, task_queue=queue, workflows=[BareWorkflow], activities=[step])
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareWorkflow],
+        activities=[step],
+        disable_eager_activity_execution=no_eager,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -110,9 +118,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--llm-latency-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--no-eager",
+        action="store_true",
+        help="disable eager activity dispatch (the service's LLM calls, on their own "
+        "task queue, cannot use it)",
+    )
     args = parser.parse_args()
     if args.mode == "worker":
-        asyncio.run(run_worker(args.address, args.queue))
+        asyncio.run(run_worker(args.address, args.queue, args.no_eager))
     else:
         report = asyncio.run(
             run_load(args.address, args.queue, args.runs, args.concurrency, args.llm_latency_ms)

@@ -135,18 +135,20 @@ class Bench:
             "AGENT_EMAIL_ENDPOINT_URL": f"http://127.0.0.1:{llm_port}/outbox",
         }
         self.processes.append(start([self.slug_bin, "worker"], self.service_env))
-        self.processes.append(
-            start([sys.executable, str(BENCH / "bare.py"), "worker", "--address", self.address])
-        )
+        bare = [sys.executable, str(BENCH / "bare.py"), "worker", "--address", self.address]
+        self.processes.append(start(bare))
+        self.processes.append(start([*bare, "--queue", "bench-bare-no-eager", "--no-eager"]))
 
     async def service_load(self, runs: int, concurrency: int) -> dict[str, Any]:
         command = [self.slug_bin, "loadtest", "--runs", str(runs), "--concurrency",
                    str(concurrency), "--llm-latency-ms", str(self.args.latency_ms), "--json"]
         return await run_json(command, self.service_env)
 
-    async def bare_load(self, runs: int, concurrency: int) -> dict[str, Any]:
+    async def bare_load(
+        self, runs: int, concurrency: int, queue: str = "bench-bare"
+    ) -> dict[str, Any]:
         command = [sys.executable, str(BENCH / "bare.py"), "load", "--address", self.address,
-                   "--runs", str(runs), "--concurrency", str(concurrency),
+                   "--queue", queue, "--runs", str(runs), "--concurrency", str(concurrency),
                    "--llm-latency-ms", str(self.args.latency_ms)]
         return await run_json(command, {})
 
@@ -239,6 +241,10 @@ class Bench:
             await self.pair(args.warmup_runs, min(10, args.concurrency))
             throughput = await self.pair(args.runs, args.concurrency)
             single = await self.pair(args.single_runs, 1)
+            log(f"bare without eager activities: {args.single_runs} runs at concurrency 1")
+            single["bare_no_eager"] = await self.bare_load(
+                args.single_runs, 1, "bench-bare-no-eager"
+            )
             policies = importlib.import_module(f"{args.package}.policies")
             recovery: dict[str, Any] = {
                 "tool_heartbeat_timeout_seconds": policies.TOOL_HEARTBEAT_TIMEOUT.total_seconds(),

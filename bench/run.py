@@ -117,6 +117,8 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "p95_ratio": tp["service"]["p95_seconds"] / tp["bare"]["p95_seconds"],
         "service_errors": tp["service"]["errors"] + single["service"]["errors"],
         "single_run_ratio": single["service"]["p50_seconds"] / single["bare"]["p50_seconds"],
+        "single_run_ratio_no_eager": single["service"]["p50_seconds"]
+        / single["bare_no_eager"]["p50_seconds"],
         "per_step_overhead_ms_single": (single["service"]["p50_seconds"]
                                         - single["bare"]["p50_seconds"]) / steps * 1000,
         "per_step_overhead_ms_loaded": (tp["service"]["p50_seconds"]
@@ -178,6 +180,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"| latency p95 | {single['bare']['p95_seconds'] * 1000:.0f} ms | "
         f"{single['service']['p95_seconds'] * 1000:.0f} ms | "
         f"{single['service']['p95_seconds'] / single['bare']['p95_seconds']:.2f} |",
+        "",
+        f"| latency p50, bare without eager activity dispatch | "
+        f"{single['bare_no_eager']['p50_seconds'] * 1000:.0f} ms | "
+        f"{single['service']['p50_seconds'] * 1000:.0f} ms | "
+        f"{summary['single_run_ratio_no_eager']:.2f} |",
         "",
         f"Per-step overhead (p50 difference / 3 steps): "
         f"{summary['per_step_overhead_ms_single']:.1f} ms at concurrency 1, "

@@ -53,6 +53,8 @@ class AgentActivities:
         # One client per endpoint, reused by every call: building one costs tens of
         # milliseconds (TLS context), which dominated the LLM step under load.
         self._clients: dict[str | None, openai.AsyncOpenAI] = {}
+        # The tools' JSON schemas never change while the worker runs: build them once.
+        self._tool_schemas: list[Any] = [tool.openai_schema() for tool in self.tools.values()]
 
     def llm_client(self, base_url: str | None) -> openai.AsyncOpenAI:
         client = self._clients.get(base_url)
@@ -93,7 +95,7 @@ class AgentActivities:
                 client.chat.completions.create(
                     model=model,
                     messages=messages,
-                    tools=[tool.openai_schema() for tool in self.tools.values()],  # type: ignore[misc]
+                    tools=self._tool_schemas,
                 ),
                 activity.heartbeat,
             )
