@@ -13,7 +13,6 @@ import typer
 
 from . import SERVICE_NAME, __version__
 from .config import ConfigError, Settings, load_settings
-from .health import check_temporal
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIG_ERROR = 2
@@ -41,13 +40,38 @@ def show_config() -> None:
 
 
 @app.command()
-def healthcheck() -> None:
-    """Exit 0 when Temporal answers its health check, 1 otherwise."""
+def healthcheck(
+    url: str | None = typer.Option(
+        None, help="Endpoint to probe [default: this host's worker, AGENT_HEALTH_PORT]."
+    ),
+    live: bool = typer.Option(False, "--live", help="Probe /health/live, not /health/ready."),
+    direct: bool = typer.Option(
+        False, "--direct", help="Check Temporal, Vault and the LLM from here; no server needed."
+    ),
+    timeout: float = typer.Option(5.0, min=0.1, help="Seconds to wait for an answer."),
+) -> None:
+    """Exit 0 when healthy, 1 otherwise (for container HEALTHCHECKs; needs no curl)."""
     settings = load_settings()
-    status = asyncio.run(check_temporal(settings))
-    typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
-    if not status.healthy:
+    if direct:
+        healthy = asyncio.run(_check_directly(settings))
+    else:
+        from .probe import probe
+
+        path = "/health/live" if live else "/health/ready"
+        result = probe(url or f"http://127.0.0.1:{settings.health_port}{path}", timeout=timeout)
+        typer.echo(("ok: " if result.healthy else "FAIL: ") + result.summary)
+        healthy = result.healthy
+    if not healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
+
+
+async def _check_directly(settings: Settings) -> bool:
+    from .health import worker_checks
+
+    statuses = await asyncio.gather(*(check() for check in worker_checks(settings).values()))
+    for status in statuses:
+        typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
+    return all(status.healthy for status in statuses)
 
 
 {%- if cookiecutter.approval_ui %}
