@@ -38,6 +38,7 @@ from .config import Environment, Settings
 CORRELATION_FIELDS = ("workflow_id", "run_id", "activity_type", "attempt", "trace_id")
 
 _tracer_provider: ReplaySafeTracerProvider | None = None
+_exporters_configured = False
 
 
 # --- logs ------------------------------------------------------------------------
@@ -159,33 +160,46 @@ def configure_logging(
 # --- traces ----------------------------------------------------------------------
 
 
-def configure_tracing(
-    settings: Settings, *, processors: Sequence[SpanProcessor] = ()
-) -> ReplaySafeTracerProvider:
-    """Install the process's tracer provider once; later calls return the same one.
+def install_tracer_provider() -> ReplaySafeTracerProvider:
+    """The process's tracer provider, installed globally on first use.
 
-    Always installed, so trace ids exist for logs and run status; spans leave the
-    process only when an exporter is asked for: OTLP/HTTP when
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, the console with ``AGENT_TRACE_CONSOLE``.
+    Replay-safe (no span is emitted again when a workflow replays), as Temporal's
+    tracing requires. It exports nothing until ``configure_tracing`` adds an
+    exporter, but trace ids exist regardless, for logs and run status.
     """
     global _tracer_provider
     if _tracer_provider is None:
         attributes: dict[str, str] = {"service.version": __version__}
         if not os.environ.get("OTEL_SERVICE_NAME"):
             attributes["service.name"] = SERVICE_NAME
-        # Replay-safe: spans are not emitted again when a workflow replays.
         _tracer_provider = create_tracer_provider(resource=Resource.create(attributes))
         opentelemetry.trace.set_tracer_provider(_tracer_provider)
+    return _tracer_provider
+
+
+def configure_tracing(
+    settings: Settings, *, processors: Sequence[SpanProcessor] = ()
+) -> ReplaySafeTracerProvider:
+    """Send spans where the settings say: OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    is set, stderr with ``AGENT_TRACE_CONSOLE=true``, nowhere by default.
+
+    Exporters from the settings are added once per process; ``processors`` (e.g. a
+    test's in-memory exporter) are added on every call.
+    """
+    global _exporters_configured
+    provider = install_tracer_provider()
+    if not _exporters_configured:
+        _exporters_configured = True
         if settings.otel_exporter_otlp_endpoint:
+            # Imported here: only processes that export pay for it.
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            _tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         if settings.trace_console:
-            exporter = ConsoleSpanExporter(out=sys.stderr)
-            _tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     for processor in processors:
-        _tracer_provider.add_span_processor(processor)
-    return _tracer_provider
+        provider.add_span_processor(processor)
+    return provider
 
 
 def current_trace_id() -> str | None:
