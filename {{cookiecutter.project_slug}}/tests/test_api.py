@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.api import create_app
 from {{ cookiecutter.package_name }}.config import load_settings
 
@@ -26,9 +27,12 @@ def test_ready_is_ok_when_temporal_serves(
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
     response = client().get("/health/ready")
     assert response.status_code == 200, response.text
-    assert response.json()["dependencies"] == [
-        {"name": "temporal", "healthy": True, "detail": "serving"}
-    ]
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["dependencies"] == [{"name": "temporal", "healthy": True, "detail": "serving"}]
+    assert body["version"] == __version__
+    assert body["active_activities"] == 0
+    assert body["errors_last_minute"] == 0
 
 
 def test_ready_is_503_naming_temporal_when_down(
@@ -37,6 +41,7 @@ def test_ready_is_503_naming_temporal_when_down(
     monkeypatch.setenv("TEMPORAL_ADDRESS", closed_address)
     response = client().get("/health/ready")
     assert response.status_code == 503
+    assert response.json()["failing"] == ["temporal"]
     [temporal] = response.json()["dependencies"]
     assert temporal["name"] == "temporal"
     assert not temporal["healthy"]
