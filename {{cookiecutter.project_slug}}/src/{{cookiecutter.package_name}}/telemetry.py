@@ -160,6 +160,23 @@ def configure_logging(
 # --- traces ----------------------------------------------------------------------
 
 
+class _DropCrossContextDetach(logging.Filter):
+    """Drop OpenTelemetry's "Failed to detach context" when a workflow is evicted.
+
+    Evicting a cached workflow (worker shutdown, cache pressure) closes its
+    coroutine from another ``contextvars.Context``; the span's context token can
+    then not be reset there, and OpenTelemetry logs an ERROR with a traceback
+    although nothing is lost (the workflow's context is discarded). Known
+    upstream (temporalio/sdk-python#441); only that exact case is dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() != "Failed to detach context" or not record.exc_info:
+            return True
+        error = record.exc_info[1]
+        return not (isinstance(error, ValueError) and "different Context" in str(error))
+
+
 def install_tracer_provider() -> ReplaySafeTracerProvider:
     """The process's tracer provider, installed globally on first use.
 
@@ -174,6 +191,7 @@ def install_tracer_provider() -> ReplaySafeTracerProvider:
             attributes["service.name"] = SERVICE_NAME
         _tracer_provider = create_tracer_provider(resource=Resource.create(attributes))
         opentelemetry.trace.set_tracer_provider(_tracer_provider)
+        logging.getLogger("opentelemetry.context").addFilter(_DropCrossContextDetach())
     return _tracer_provider
 
 
