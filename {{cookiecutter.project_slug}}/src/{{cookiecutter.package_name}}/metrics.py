@@ -5,7 +5,8 @@ in activities, ``ServiceMetrics(workflow.metric_meter())`` in workflows. The
 workflow meter records nothing while a workflow replays, so a replay never
 counts a step twice. This module does no I/O, so workflow code may import it.
 
-Names (Prometheus adds ``_total`` to counters and ``_seconds`` to durations):
+Names as Prometheus shows them get ``_total`` on counters and ``_bucket`` / ``_sum`` /
+``_count`` on histograms; durations are in seconds:
 
 | metric | kind | attributes |
 |---|---|---|
