@@ -33,7 +33,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     if answers["secrets_backend"] != "vault":
         removed += [
             PACKAGE / "secrets" / "vault.py",
-            Path("tests") / "test_secrets_vault.py",
+            Path("tests") / "test_vault_policies.py",
             Path("deploy") / "vault",
         ]
     if not answers["payload_encryption"]:
