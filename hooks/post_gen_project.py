@@ -34,6 +34,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
         removed += [
             PACKAGE / "secrets" / "vault.py",
             Path("tests") / "test_vault_policies.py",
+            Path("tests") / "test_health_vault.py",
             Path("deploy") / "vault",
         ]
     if not answers["payload_encryption"]:

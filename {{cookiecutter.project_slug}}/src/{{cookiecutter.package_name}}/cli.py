@@ -122,6 +122,9 @@ def _exit_without_teardown(code: int) -> NoReturn:
     # interpreter while it finalizes (temporalio/sdk-python#300), turning a
     # clean exit into SIGSEGV. Flush what we printed and leave directly, so
     # the exit code a container HEALTHCHECK sees is the one we chose.
+    telemetry = sys.modules.get(f"{__package__}.telemetry")
+    if telemetry is not None:  # only if this command used it; os._exit skips atexit
+        telemetry.flush()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

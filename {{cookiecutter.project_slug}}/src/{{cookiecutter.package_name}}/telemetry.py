@@ -220,6 +220,12 @@ def configure_tracing(
     return provider
 
 
+def flush(timeout_seconds: float = 5.0) -> None:
+    """Send buffered spans now (the CLI leaves with ``os._exit``, which skips atexit)."""
+    if _tracer_provider is not None:
+        _tracer_provider.force_flush(timeout_millis=int(timeout_seconds * 1000))
+
+
 def current_trace_id() -> str | None:
     context = opentelemetry.trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
