@@ -294,3 +294,19 @@ def test_config_shows_the_observability_settings() -> None:
     config = json.loads(result.stdout)
     assert config["build_id"] == "2024.1-abc"
     assert config["metrics_port"] == 0
+
+
+def test_only_the_harmless_detach_error_is_silenced() -> None:
+    configure_tracing(Settings())
+    otel_context_logger = logging.getLogger("opentelemetry.context")
+    with captured_logs(Settings(log_format="json")) as stream:
+        for problem in (
+            "<Token var=<ContextVar name='current_context'> was created in a different Context",
+            "<Token var=<ContextVar name='current_context'> has already been used once",
+        ):
+            try:
+                raise ValueError(problem)
+            except ValueError:
+                otel_context_logger.exception("Failed to detach context")
+    [kept] = json_lines(stream)
+    assert "already been used once" in kept["exception"]

@@ -64,31 +64,30 @@ def worker_options(settings: Settings, interceptors: Sequence[Interceptor] = ())
 
 
 async def run_until_signalled(
-    worker: Worker, *, signals: Sequence[signal.Signals] = STOP_SIGNALS
+    *workers: Worker, signals: Sequence[signal.Signals] = STOP_SIGNALS
 ) -> None:
-    """Run ``worker`` until a stop signal, then shut it down gracefully.
+    """Run ``workers`` until a stop signal, then shut them all down gracefully.
 
     Returns normally after a signal (so the process exits 0); an error that stops
-    the worker on its own is raised.
+    a worker on its own stops the others and is raised.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
-    running = asyncio.create_task(worker.run(), name="worker")
+    running = [asyncio.create_task(worker.run(), name="worker") for worker in workers]
     stopping = asyncio.create_task(stop.wait(), name="stop-signal")
     try:
-        done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if running in done:
-            running.result()  # the worker stopped by itself: surface why
-            return
-        grace = worker.config().get("graceful_shutdown_timeout")
-        logger.info(
-            "stop signal received; finishing in-flight activities",
-            extra={"graceful_shutdown_timeout": str(grace)},
-        )
-        await worker.shutdown()
-        await running
+        done, _ = await asyncio.wait({*running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stopping in done:
+            grace = workers[0].config().get("graceful_shutdown_timeout") if workers else None
+            logger.info(
+                "stop signal received; finishing in-flight activities",
+                extra={"graceful_shutdown_timeout": str(grace)},
+            )
+        await asyncio.gather(*(worker.shutdown() for worker in workers))
+        for task in running:
+            await task  # raises if a worker stopped with an error
         logger.info("worker stopped")
     finally:
         stopping.cancel()
