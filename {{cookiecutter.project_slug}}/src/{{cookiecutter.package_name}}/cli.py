@@ -86,9 +86,14 @@ def api() -> None:
     import uvicorn
 
     from .api import create_app
+    from .telemetry import configure_process
 
     settings = load_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    configure_process(settings)
+    # log_config=None: uvicorn's loggers propagate to ours (one format, one stream).
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+    )
 {%- endif %}
 
 

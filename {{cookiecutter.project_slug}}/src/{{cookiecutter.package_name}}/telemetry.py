@@ -87,6 +87,11 @@ def _add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
+    return event_dict
+
+
 def _put(event_dict: MutableMapping[str, Any], key: str, value: object) -> None:
     if value is not None and key not in event_dict:
         event_dict[key] = value
@@ -120,7 +125,7 @@ def configure_logging(
         add_trace_context,
     ]
     # Standard-library records: their ``extra`` fields first, then the same chain.
-    foreign: list[Processor] = [structlog.stdlib.ExtraAdder(), *shared]
+    foreign: list[Processor] = [structlog.stdlib.ExtraAdder(), _drop_color_message, *shared]
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json(settings)
