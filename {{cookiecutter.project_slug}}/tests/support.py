@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import logging
 import os
 import re
 import shutil
@@ -13,18 +9,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import structlog
-from structlog.typing import Processor
-from temporalio.client import Client
-
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.plugin import service_plugin
-from {{ cookiecutter.package_name }}.telemetry import configure_logging
 
 CONFIG_PREFIXES = ("AGENT_", "TEMPORAL_", "VAULT_", "OPENAI_", "OTEL_", "APP_VERSION")
 
@@ -56,32 +44,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=60,
         check=False,
     )
-
-
-@contextlib.contextmanager
-def captured_logs(
-    settings: Settings, *, redactors: Sequence[Processor] = ()
-) -> Iterator[io.StringIO]:
-    """Configure the service's logging into a buffer; restore the defaults afterwards."""
-    stream = io.StringIO()
-    configure_logging(settings, redactors=redactors, stream=stream)
-    try:
-        yield stream
-    finally:
-        root = logging.getLogger()
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        root.setLevel(logging.WARNING)
-        structlog.reset_defaults()
-
-
-def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-
-
-async def plugin_client(address: str, **kwargs: Any) -> Client:
-    """A client wired like the service's own (converter, tracing) to a test server."""
-    return await Client.connect(address, plugins=[service_plugin()], **kwargs)
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -> None:

@@ -39,7 +39,8 @@ from {{ cookiecutter.package_name }}.health import (
     serve_health,
 )
 
-from tests.support import assert_binary_accepts, free_port, plugin_client
+from tests.support import assert_binary_accepts, free_port
+from tests.telemetry_support import plugin_client
 
 PROJECT = Path(__file__).resolve().parents[1]
 # Names that hold secrets (OPENAI_API_KEY, VAULT_TOKEN...), not AGENT_SECRETS_BACKEND.

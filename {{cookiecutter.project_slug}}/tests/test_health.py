@@ -29,7 +29,8 @@ from {{ cookiecutter.package_name }}.health import (
 )
 
 from tests.sample_workflows import SlowWorkflow, shout, slow_step
-from tests.support import free_port, plugin_client, required_binary, run_cli
+from tests.support import free_port, required_binary, run_cli
+from tests.telemetry_support import plugin_client
 
 
 class _ModelsEndpoint:

@@ -25,7 +25,7 @@ from {{ cookiecutter.package_name }}.lifecycle import (
 )
 
 from tests.sample_workflows import SlowWorkflow, shout, slow_step
-from tests.support import plugin_client
+from tests.telemetry_support import plugin_client
 
 
 def test_unversioned_without_a_build_id() -> None:

@@ -34,13 +34,8 @@ from {{ cookiecutter.package_name }}.telemetry import (
 )
 
 from tests.sample_workflows import BrokenWorkflow, ShoutWorkflow, broken_tool, shout
-from tests.support import (
-    captured_logs,
-    free_port,
-    json_lines,
-    plugin_client,
-    run_cli,
-)
+from tests.support import free_port, run_cli
+from tests.telemetry_support import captured_logs, json_lines, plugin_client
 
 TEMPORAL_LOGGERS = ("temporalio.workflow", "temporalio.activity")
 
