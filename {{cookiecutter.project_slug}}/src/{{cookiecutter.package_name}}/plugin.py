@@ -18,8 +18,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from . import SERVICE_NAME
 from .telemetry import install_tracer_provider
 
-# Modules the workflow sandbox shares with the worker instead of re-importing.
-SANDBOX_PASSTHROUGH = ("opentelemetry",)
+# Modules the workflow sandbox shares with the worker instead of re-importing:
+# tracing (its context must be the worker's) and structlog (imported with the
+# telemetry module; it touches `random` at import, which the sandbox forbids).
+SANDBOX_PASSTHROUGH = ("opentelemetry", "structlog")
 
 
 def _workflow_runner(runner: WorkflowRunner | None) -> WorkflowRunner:
