@@ -163,7 +163,15 @@ def tools_venv(project: Path) -> Path:
     python = find_python("3.12") or sys.executable
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *requirements,
+        ],
         check=True,
     )
     marker.write_text(digest)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CONFIG_ENV_PREFIXES, Variant, find_python, render
-from tests.support import COMBINATIONS
+from tests.support import COMBINATIONS, CONFIG_ENV_PREFIXES, Variant, find_python, render
 
 pytestmark = pytest.mark.generated_suite
 
@@ -19,7 +18,9 @@ RUN_VARIANTS = [v for v in COMBINATIONS if v.id in {"billing-ops-agent", "minima
 
 def run(command: list[str], cwd: Path, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_ENV_PREFIXES)}
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def readme_install_commands(project: Path) -> list[str]:

@@ -44,9 +44,7 @@ def refusal_id(case: tuple[list[str], str, str]) -> str:
 
 
 @pytest.mark.parametrize("case", REFUSALS, ids=[refusal_id(c) for c in REFUSALS])
-def test_refused_answer_is_named_and_leaves_nothing(
-    case: tuple[list[str], str, str], tmp_path: Path
-) -> None:
+def test_refused_answer_is_named_and_leaves_nothing(case: tuple[list[str], str, str], tmp_path: Path) -> None:
     answers, field, rule = case
     result = cookiecutter_cli(tmp_path, *answers)
     assert result.returncode != 0
@@ -74,10 +72,10 @@ def test_unknown_choice_is_refused_by_cookiecutter(answer: str, variable: str, t
 
 
 HOSTILE = {
-    "project_name": "O'Brien \"Ops\" \\ Agent ''' \"\"\"",
+    "project_name": 'O\'Brien "Ops" \\ Agent \'\'\' """',
     "project_slug": "obrien-ops-agent",
     "description": "__import__('os').system('touch PWNED') \"\"\" ''' \\n \\\"",
-    "author_name": "Ann \"The Hacker\" O'Neil \\",
+    "author_name": 'Ann "The Hacker" O\'Neil \\',
 }
 
 

@@ -35,10 +35,18 @@ ALWAYS_PRESENT = [
     "src/{pkg}/config.py",
     "src/{pkg}/cli.py",
     "src/{pkg}/py.typed",
+    "src/{pkg}/models.py",
+    "src/{pkg}/workflows.py",
+    "src/{pkg}/activities.py",
+    "src/{pkg}/llm.py",
+    "src/{pkg}/worker.py",
+    "src/{pkg}/fake_llm.py",
+    "src/{pkg}/tools/__init__.py",
+    "tests/histories/agent_tool_run.json",
     "tests/conftest.py",
 ]
 NEVER_PRESENT = ["_licenses"]
-LEFTOVER_MARKERS = ("{{", "}}", "{%", "%}", "cookiecutter.")
+LEFTOVER_MARKERS = ("{{", "{%", "{#", "cookiecutter.")
 
 
 def text_files(project: Path) -> list[Path]:
@@ -121,7 +129,11 @@ def test_answers_drive_metadata(variant: Variant, rendered_projects: dict[str, P
     assert ("cryptography" in dependencies) is options["payload_encryption"]
 
     license_text = (project / "LICENSE").read_text()
-    expected_license = {"MIT": "MIT License", "Apache-2.0": "Apache License", "Proprietary": "All rights reserved"}
+    expected_license = {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "Proprietary": "All rights reserved",
+    }
     assert expected_license[options["license"]] in license_text
 
 
@@ -147,7 +159,8 @@ def test_project_name_derives_slug_and_package(tmp_path: Path) -> None:
 
 def test_slug_and_package_can_be_overridden(tmp_path: Path) -> None:
     project = render(
-        tmp_path, {"project_name": "Billing Ops Agent", "project_slug": "billing", "package_name": "billing_core"}
+        tmp_path,
+        {"project_name": "Billing Ops Agent", "project_slug": "billing", "package_name": "billing_core"},
     )
     assert project.name == "billing"
     assert (project / "src" / "billing_core" / "cli.py").is_file()
