@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 import uuid
 from datetime import timedelta
@@ -18,11 +16,8 @@ from temporalio.worker import Worker
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.lifecycle import (
-    deployment_config,
-    run_until_signalled,
-    worker_options,
-)
+from {{ cookiecutter.package_name }}.lifecycle import deployment_config, worker_options
+from {{ cookiecutter.package_name }}.worker import run_workers
 
 from tests.sample_workflows import SlowWorkflow, shout, slow_step
 from tests.telemetry_support import plugin_client
@@ -93,13 +88,14 @@ async def _stop_worker_mid_step(
         activities=[slow_step, shout],
         **worker_options(settings),
     )
-    running = asyncio.create_task(run_until_signalled(worker))
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_workers([worker], stop))
     handle = await client.start_workflow(
         SlowWorkflow.run, str(marker), id=f"stop-{uuid.uuid4().hex[:8]}", task_queue=queue
     )
     await _wait_for_file(Path(str(marker) + ".started"))
-    os.kill(os.getpid(), signal.SIGTERM)
-    await asyncio.wait_for(running, timeout=30)  # returns normally: exit code 0
+    stop.set()  # what SIGTERM does in `worker` (tests/test_shutdown.py sends the real signal)
+    await asyncio.wait_for(running, timeout=30)
     return handle
 
 

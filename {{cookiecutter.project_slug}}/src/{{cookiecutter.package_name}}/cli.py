@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import logging
 import os
 import signal
 import sys
@@ -30,6 +29,7 @@ from .models import AgentRequest, AgentResult, AgentStatus
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
 from .runs import format_steps, run_status, start_run
 from .stack import StackError, local_stack
+from .telemetry import configure_process
 from .temporal_client import TemporalUnavailableError, connect
 from .tooling import describe_validation_error
 from .worker import run_worker
@@ -125,7 +125,6 @@ def api() -> None:
     import uvicorn
 
     from .api import create_app
-    from .telemetry import configure_process
 
     settings = load_settings()
     configure_process(settings)
@@ -168,6 +167,8 @@ def _print_result(result: AgentResult) -> None:
         f"steps: {result.steps_taken}  tokens: {result.tokens}  cost: ${result.cost_usd:.6f}"
     )
     typer.echo(format_steps(result))
+    if result.trace_id:
+        typer.echo(f"trace: {result.trace_id}")
 
 
 @app.command("run")
@@ -184,6 +185,7 @@ def run_agent(
 ) -> None:
     """Start an agent run; print its workflow id (and the result with --wait)."""
     settings = load_settings()
+    configure_process(settings)  # the run's trace starts here, at "StartWorkflow"
     request = _request(
         task=task,
         max_steps=max_steps,
@@ -239,7 +241,7 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
 def worker() -> None:
     """Run the workers (workflows + tools, and the rate-limited LLM queue) until SIGTERM."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_process(settings)
     try:
         run_async(run_worker(settings))
     except TemporalUnavailableError as error:
@@ -273,6 +275,7 @@ def dev(
 ) -> None:
     """Local stack: Temporal dev server (state in .dev/), scripted model, worker. Ctrl-C stops."""
     settings = load_settings()
+    configure_process(settings)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -304,6 +307,7 @@ def dev(
 def demo() -> None:
     """Run one sample task end to end on a throwaway local stack, print it, shut down."""
     settings = load_settings()
+    configure_process(settings)
 
     async def play() -> AgentResult:
         async with local_stack(settings, db_file=None, scripted=True) as stack:

@@ -121,6 +121,7 @@ class AgentResult(_Model):
     cost_usd: float
     runs: int = Field(default=1, description="workflow runs this agent run spanned")
     steps: list[StepRecord]
+    trace_id: str | None = Field(default=None, description="the run's trace (logs carry it too)")
 
 
 class AgentStatus(_Model):
@@ -132,6 +133,7 @@ class AgentStatus(_Model):
     cost_usd: float
     runs: int
     steps: list[StepRecord]
+    trace_id: str | None = None
 
 
 class LlmRequest(_Model):

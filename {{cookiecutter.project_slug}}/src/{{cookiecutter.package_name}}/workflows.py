@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from . import policies
+    from . import policies, workflow_telemetry
     from .models import (
         CALL_LLM,
         RUN_TOOL,
@@ -55,6 +55,7 @@ class AgentWorkflow:
     def __init__(self) -> None:
         self._state = AgentState()
         self._run_state: RunState = "starting"
+        self._trace_id: str | None = None
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
@@ -64,10 +65,14 @@ class AgentWorkflow:
                 type="InvalidAgentRequest",
                 non_retryable=True,
             )
+        self._trace_id = workflow_telemetry.current_trace_id()
         if request.resume is not None:
             self._state = request.resume
         else:
             self._state.messages.append(ChatMessage(role="user", content=request.task))
+        workflow.logger.info(
+            "run started", extra={"step": self._state.step, "max_steps": request.max_steps}
+        )
         try:
             result = self._finish("completed", "", await self._loop(request))
         except _RunEndError as ended:
@@ -85,6 +90,7 @@ class AgentWorkflow:
             cost_usd=self._state.cost_usd,
             runs=self._state.runs,
             steps=self._state.steps,
+            trace_id=self._trace_id,
         )
 
     async def _loop(self, request: AgentRequest) -> str:
@@ -112,13 +118,17 @@ class AgentWorkflow:
     def _check_budgets(self, request: AgentRequest, answer: str | None = None) -> None:
         state = self._state
         if state.tokens > request.token_budget:
+            budget = "tokens"
             reason = f"token budget exceeded: {state.tokens} > {request.token_budget} tokens"
         elif state.cost_usd > request.cost_budget_usd:
+            budget = "cost"
             reason = f"cost budget exceeded: ${state.cost_usd:.6f} > ${request.cost_budget_usd:.6f}"
         elif answer is None and state.step >= request.max_steps:
+            budget = "steps"
             reason = f"step budget exceeded: {state.step} of {request.max_steps} steps used"
         else:
             return
+        workflow_telemetry.budget_stop(budget)
         raise _RunEndError("budget_exceeded", reason, answer)
 
     async def _call_llm(self, request: AgentRequest) -> LlmResponse:
@@ -205,7 +215,9 @@ class AgentWorkflow:
         """Seam for the approval gate: a call with ``requires_approval`` waits here.
 
         Return None to run the tool, or a message (sent to the model instead of a
-        tool result) to skip it. Today every call runs.
+        tool result) to skip it. Today every call runs. When a decision arrives,
+        call ``workflow_telemetry.approval_decided(...)`` so the wait and the
+        decision reach the metrics and the run's trace.
         """
         return None
 
@@ -251,8 +263,11 @@ class AgentWorkflow:
 
     def _finish(self, status: ResultStatus, reason: str, answer: str | None) -> AgentResult:
         self._run_state = status
+        totals = {"steps": self._state.step, "tokens": self._state.tokens}
         if reason:
-            workflow.logger.warning("run ended: %s (%s)", status, reason)
+            workflow.logger.warning("run ended: %s (%s)", status, reason, extra=totals)
+        else:
+            workflow.logger.info("run ended: %s", status, extra=totals)
         return AgentResult(
             status=status,
             answer=answer,
@@ -262,6 +277,7 @@ class AgentWorkflow:
             cost_usd=self._state.cost_usd,
             runs=self._state.runs,
             steps=self._state.steps,
+            trace_id=self._trace_id,
         )
 
 
