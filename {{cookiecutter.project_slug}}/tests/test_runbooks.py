@@ -25,6 +25,7 @@ LOG_FIELDS = set(CORRELATION_FIELDS) | {
     "workflow_type",
     "activity_id",
     "span_id",
+    "exception",
 }
 SECTIONS = (
     "Activity timeouts spike",

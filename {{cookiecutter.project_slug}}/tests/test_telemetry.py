@@ -305,3 +305,24 @@ def test_only_the_harmless_detach_error_is_silenced() -> None:
                 otel_context_logger.exception("Failed to detach context")
     [kept] = json_lines(stream)
     assert "already been used once" in kept["exception"]
+
+
+async def test_a_failed_activity_is_one_queryable_line(temporal_address: str) -> None:
+    client = await plugin_client(temporal_address)
+    queue = f"fail-{uuid.uuid4().hex[:8]}"
+    with captured_logs(Settings(log_format="json")) as stream:
+        async with Worker(
+            client, task_queue=queue, workflows=[BrokenWorkflow], activities=[broken_tool]
+        ):
+            with pytest.raises(WorkflowFailureError):
+                await client.execute_workflow(
+                    BrokenWorkflow.run, "x", id=f"f-{uuid.uuid4().hex[:8]}", task_queue=queue
+                )
+        # What docs/runbooks.md selects on.
+        [failed] = [
+            line for line in json_lines(stream) if line["event"] == "Completing activity as failed"
+        ]
+    assert failed["level"] == "warning"
+    assert failed["activity_type"] == "broken_tool"
+    assert "cannot handle 'x'" in failed["exception"]
+    assert not [key for key in failed if key.startswith("__")]

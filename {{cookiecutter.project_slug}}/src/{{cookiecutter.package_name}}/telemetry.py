@@ -87,8 +87,10 @@ def _add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
+def _drop_noise(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # uvicorn's ANSI-coloured copy of the message; temporalio's internal markers.
+    for key in [key for key in event_dict if key == "color_message" or key.startswith("__")]:
+        del event_dict[key]
     return event_dict
 
 
@@ -125,7 +127,7 @@ def configure_logging(
         add_trace_context,
     ]
     # Standard-library records: their ``extra`` fields first, then the same chain.
-    foreign: list[Processor] = [structlog.stdlib.ExtraAdder(), _drop_color_message, *shared]
+    foreign: list[Processor] = [structlog.stdlib.ExtraAdder(), _drop_noise, *shared]
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json(settings)
