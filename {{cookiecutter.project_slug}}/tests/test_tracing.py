@@ -101,6 +101,8 @@ async def test_one_run_is_one_connected_trace_with_step_attributes(
         assert attributes[step_telemetry.COST] == record.cost_usd
         assert attributes[step_telemetry.ATTEMPT] == 1
         assert attributes[step_telemetry.STEP] == record.step
+    # The step record also times each step (workflow time, so replays agree).
+    assert all(record.duration_seconds > 0 for record in result.steps), result.steps
     [tool_span] = tool_spans
     assert (tool_span.attributes or {})[step_telemetry.TOOL] == "search_docs"
     assert (tool_span.attributes or {})[step_telemetry.ATTEMPT] == 1

@@ -76,6 +76,8 @@ class StepRecord(_Model):
     cost_usd: float = 0.0
     outcome: Literal["answer", "tool_calls", "ok", "error", "skipped"]
     detail: str = ""
+    # From scheduling to result, retries included (workflow time: replay-safe).
+    duration_seconds: float = 0.0
 
 
 class AgentState(_Model):

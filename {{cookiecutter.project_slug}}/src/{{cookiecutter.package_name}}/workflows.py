@@ -9,6 +9,8 @@ so a crashed worker's run resumes on another worker exactly where it stopped.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -135,6 +137,7 @@ class AgentWorkflow:
         state = self._state
         activity_id = f"llm-{state.step}"
         self._run_state = "calling_llm"
+        started = workflow.now()
         try:
             response: LlmResponse = await workflow.execute_activity(
                 CALL_LLM,
@@ -155,6 +158,7 @@ class AgentWorkflow:
                     activity_id=activity_id,
                     outcome="error",
                     detail=reason,
+                    duration_seconds=_since(started),
                 )
             )
             raise _RunEndError("failed", reason) from error
@@ -172,6 +176,7 @@ class AgentWorkflow:
                 cost_usd=response.cost_usd,
                 outcome="tool_calls" if response.tool_calls else "answer",
                 detail=", ".join(call.name for call in response.tool_calls),
+                duration_seconds=_since(started),
             )
         )
         return response
@@ -190,6 +195,7 @@ class AgentWorkflow:
             self._record_tool(activity_id, call, "skipped", refusal)
             return refusal
         self._run_state = "running_tool"
+        started = workflow.now()
         try:
             result: ToolResult = await workflow.execute_activity(
                 RUN_TOOL,
@@ -207,8 +213,9 @@ class AgentWorkflow:
                 retry_policy=policies.TOOL_RETRY,
             )
         except ActivityError as error:
-            return self._tool_error(activity_id, call, f"tool {call.name} failed: {_cause(error)}")
-        self._record_tool(activity_id, call, "ok", result.output[:200])
+            message = f"tool {call.name} failed: {_cause(error)}"
+            return self._tool_error(activity_id, call, message, _since(started))
+        self._record_tool(activity_id, call, "ok", result.output[:200], _since(started))
         return result.output
 
     async def _before_tool(self, call: ToolCall) -> str | None:
@@ -221,10 +228,12 @@ class AgentWorkflow:
         """
         return None
 
-    def _tool_error(self, activity_id: str, call: ToolCall, message: str) -> str:
+    def _tool_error(
+        self, activity_id: str, call: ToolCall, message: str, duration: float = 0.0
+    ) -> str:
         state = self._state
         state.invalid_tool_calls += 1
-        self._record_tool(activity_id, call, "error", message)
+        self._record_tool(activity_id, call, "error", message, duration)
         if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
             raise _RunEndError(
                 "failed",
@@ -232,7 +241,9 @@ class AgentWorkflow:
             )
         return f"error: {message}"
 
-    def _record_tool(self, activity_id: str, call: ToolCall, outcome: str, detail: str) -> None:
+    def _record_tool(
+        self, activity_id: str, call: ToolCall, outcome: str, detail: str, duration: float = 0.0
+    ) -> None:
         self._state.steps.append(
             StepRecord.model_validate(
                 {
@@ -242,6 +253,7 @@ class AgentWorkflow:
                     "tool": call.name,
                     "outcome": outcome,
                     "detail": detail,
+                    "duration_seconds": duration,
                 }
             )
         )
@@ -279,6 +291,10 @@ class AgentWorkflow:
             steps=self._state.steps,
             trace_id=self._trace_id,
         )
+
+
+def _since(started: datetime) -> float:
+    return round((workflow.now() - started).total_seconds(), 3)
 
 
 def _cause(error: ActivityError) -> str:
