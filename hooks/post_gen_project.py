@@ -25,11 +25,16 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     """Paths (relative to the project) that the chosen options do not need."""
     removed: list[Path] = []
     if not answers["approval_ui"]:
-        removed += [PACKAGE / "api.py", Path("tests") / "test_api.py"]
+        removed += [
+            PACKAGE / "api.py",
+            Path("tests") / "test_api.py",
+            Path("deploy") / "k8s" / "api.yaml",
+        ]
     if answers["secrets_backend"] != "vault":
         removed += [
             PACKAGE / "secrets" / "vault.py",
             Path("tests") / "test_vault_policies.py",
+            Path("tests") / "test_health_vault.py",
             Path("deploy") / "vault",
         ]
     if not answers["payload_encryption"]:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import logging
 import os
 import signal
 import sys
@@ -28,7 +27,6 @@ from .config import ConfigError, Settings, load_settings
 from .evals import EvalError, EvalReport, format_report, load_cases, run_cases
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
 from .gate import DEFAULT_TESTS, embedded_load, format_gate, judge_load, run_evals, run_tests
-from .health import check_temporal
 from .loadtest import (
     LoadReport,
     LoadTestError,
@@ -41,6 +39,7 @@ from .models import AgentRequest, AgentResult, AgentStatus
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
 from .runs import format_steps, run_status, start_run
 from .stack import StackError, local_stack
+from .telemetry import configure_process
 from .temporal_client import TemporalUnavailableError, connect
 from .tooling import describe_validation_error
 from .worker import run_worker
@@ -93,13 +92,38 @@ def show_config() -> None:
 
 
 @app.command()
-def healthcheck() -> None:
-    """Exit 0 when Temporal answers its health check, 1 otherwise."""
+def healthcheck(
+    url: str | None = typer.Option(
+        None, help="Endpoint to probe [default: this host's worker, AGENT_HEALTH_PORT]."
+    ),
+    live: bool = typer.Option(False, "--live", help="Probe /health/live, not /health/ready."),
+    direct: bool = typer.Option(
+        False, "--direct", help="Check Temporal, Vault and the LLM from here; no server needed."
+    ),
+    timeout: float = typer.Option(5.0, min=0.1, help="Seconds to wait for an answer."),
+) -> None:
+    """Exit 0 when healthy, 1 otherwise (for container HEALTHCHECKs; needs no curl)."""
     settings = load_settings()
-    status = run_async(check_temporal(settings))
-    typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
-    if not status.healthy:
+    if direct:
+        healthy = run_async(_check_directly(settings))
+    else:
+        from .probe import probe
+
+        path = "/health/live" if live else "/health/ready"
+        result = probe(url or f"http://127.0.0.1:{settings.health_port}{path}", timeout=timeout)
+        typer.echo(("ok: " if result.healthy else "FAIL: ") + result.summary)
+        healthy = result.healthy
+    if not healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
+
+
+async def _check_directly(settings: Settings) -> bool:
+    from .health import worker_checks
+
+    statuses = await asyncio.gather(*(check() for check in worker_checks(settings).values()))
+    for status in statuses:
+        typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
+    return all(status.healthy for status in statuses)
 
 
 {%- if cookiecutter.approval_ui %}
@@ -113,7 +137,11 @@ def api() -> None:
     from .api import create_app
 
     settings = load_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    configure_process(settings)
+    # log_config=None: uvicorn's loggers propagate to ours (one format, one stream).
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+    )
 {%- endif %}
 
 
@@ -149,6 +177,8 @@ def _print_result(result: AgentResult) -> None:
         f"steps: {result.steps_taken}  tokens: {result.tokens}  cost: ${result.cost_usd:.6f}"
     )
     typer.echo(format_steps(result))
+    if result.trace_id:
+        typer.echo(f"trace: {result.trace_id}")
 
 
 @app.command("run")
@@ -165,6 +195,7 @@ def run_agent(
 ) -> None:
     """Start an agent run; print its workflow id (and the result with --wait)."""
     settings = load_settings()
+    configure_process(settings)  # the run's trace starts here, at "StartWorkflow"
     request = _request(
         task=task,
         max_steps=max_steps,
@@ -220,7 +251,7 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
 def worker() -> None:
     """Run the workers (workflows + tools, and the rate-limited LLM queue) until SIGTERM."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_process(settings)
     try:
         run_async(run_worker(settings))
     except TemporalUnavailableError as error:
@@ -231,6 +262,7 @@ def worker() -> None:
 def fake_llm(
     script: Annotated[Path | None, typer.Option(help="script JSON (default: built-in)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default AGENT_FAKE_LLM_PORT)")] = None,
+    host: Annotated[str, typer.Option(help="interface (0.0.0.0 in a container)")] = "127.0.0.1",
 ) -> None:
     """Serve the scripted OpenAI-compatible model (and a recording /outbox) until Ctrl-C."""
     settings = load_settings()
@@ -239,7 +271,7 @@ def fake_llm(
     except (OSError, ValidationError) as error:
         _fail(f"cannot load script {script}: {error}", EXIT_CONFIG_ERROR)
     try:
-        server = FakeLlmServer(loaded, port=port or settings.fake_llm_port)
+        server = FakeLlmServer(loaded, host=host, port=port or settings.fake_llm_port)
     except OSError as error:
         _fail(f"cannot listen on port {port or settings.fake_llm_port}: {error}")
     typer.echo(f"scripted model at {server.base_url}  (outbox: {server.outbox_url})")
@@ -254,6 +286,7 @@ def dev(
 ) -> None:
     """Local stack: Temporal dev server (state in .dev/), scripted model, worker. Ctrl-C stops."""
     settings = load_settings()
+    configure_process(settings)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -285,6 +318,7 @@ def dev(
 def demo() -> None:
     """Run one sample task end to end on a throwaway local stack, print it, shut down."""
     settings = load_settings()
+    configure_process(settings)
 
     async def play() -> AgentResult:
         async with local_stack(settings, db_file=None, scripted=True) as stack:
@@ -503,6 +537,9 @@ def _exit_without_teardown(code: int) -> NoReturn:
     # interpreter while it finalizes (temporalio/sdk-python#300), turning a
     # clean exit into SIGSEGV. Flush what we printed and leave directly, so
     # the exit code a container HEALTHCHECK sees is the one we chose.
+    telemetry = sys.modules.get(f"{__package__}.telemetry")
+    if telemetry is not None:  # only if this command used it; os._exit skips atexit
+        telemetry.flush()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

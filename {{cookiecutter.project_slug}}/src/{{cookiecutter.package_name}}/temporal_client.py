@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 from .config import Environment, Settings
 from .plugin import service_plugin
@@ -30,12 +31,13 @@ def connect_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """Connect with the service plugin; ``runtime`` carries the metrics exporter, if any."""
     config = connect_config(settings)
     address = config["target_host"]
     try:
         return await asyncio.wait_for(
-            Client.connect(**config, plugins=[service_plugin()]),
+            Client.connect(**config, plugins=[service_plugin()], runtime=runtime),
             timeout=settings.temporal_connect_timeout_seconds,
         )
     except (TimeoutError, RuntimeError) as error:

@@ -11,18 +11,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from .activities import AgentActivities
 from .config import Settings
+from .health import ActivityTracker, HealthMonitor, serve_health, worker_checks
+from .lifecycle import worker_options
 from .models import llm_task_queue
+from .step_telemetry import StepTelemetry
+from .telemetry import metrics_runtime
 from .temporal_client import connect
 from .workflows import AgentWorkflow
 
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 log = logging.getLogger(__name__)
 
 
@@ -32,24 +34,34 @@ def build_workers(
     *,
     activities: AgentActivities | None = None,
     task_queue: str | None = None,
+    tracker: ActivityTracker | None = None,
 ) -> list[Worker]:
-    """The main worker (workflows + tools) and the rate-limited LLM worker."""
+    """The main worker (workflows + tools) and the rate-limited LLM worker.
+
+    Both get the graceful shutdown timeout and deployment version from the settings,
+    the step telemetry (span attributes, metrics) and, when given, the health
+    tracker. Tracing itself comes from the client's plugin, not from here.
+    """
     queue = task_queue or settings.task_queue
     acts = activities or AgentActivities(settings)
+    interceptors: list[Interceptor] = [StepTelemetry()]
+    if tracker is not None:
+        interceptors.append(tracker)
+    options = worker_options(settings, interceptors)
     return [
         Worker(
             client,
             task_queue=queue,
             workflows=[AgentWorkflow],
             activities=[acts.run_tool],
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            **options,
         ),
         Worker(
             client,
             task_queue=llm_task_queue(queue),
             activities=[acts.call_llm],
             max_task_queue_activities_per_second=settings.llm_max_requests_per_second,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            **options,
         ),
     ]
 
@@ -59,6 +71,8 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    if stopper in done:
+        log.info("stop requested; letting running activities finish")
     await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
     stopper.cancel()
     for task in tasks:
@@ -68,13 +82,27 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Connect, run both workers, stop cleanly on SIGTERM / SIGINT (or when ``stop`` is set)."""
-    client = await connect(settings)
+    """Connect, run both workers, stop cleanly on SIGTERM / SIGINT (or when ``stop`` is set).
+
+    The process also serves ``/health/live`` and ``/health/ready`` on
+    ``AGENT_HEALTH_PORT`` and Prometheus metrics on ``AGENT_METRICS_PORT``.
+    """
+    client = await connect(settings, runtime=metrics_runtime(settings))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # Not available outside the main thread or on Windows: then `stop` is the only way.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    log.info("worker polling %s and %s", settings.task_queue, llm_task_queue(settings.task_queue))
-    await run_workers(build_workers(client, settings), stop)
+    tracker = ActivityTracker()
+    monitor = HealthMonitor(settings, worker_checks(settings, client), tracker=tracker)
+    workers = build_workers(client, settings, tracker=tracker)
+    async with serve_health(settings, monitor) as health:
+        log.info(
+            "worker polling %s and %s",
+            settings.task_queue,
+            llm_task_queue(settings.task_queue),
+            extra={"health_port": health.port, "metrics_port": settings.metrics_port},
+        )
+        await run_workers(workers, stop)
+        log.info("worker stopped")
