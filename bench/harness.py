@@ -133,11 +133,16 @@ class Bench:
             "AGENT_LLM_MAX_REQUESTS_PER_SECOND": "100000",
             "AGENT_LOG_LEVEL": "WARNING",
             "AGENT_EMAIL_ENDPOINT_URL": f"http://127.0.0.1:{llm_port}/outbox",
+            "AGENT_METRICS_PORT": "0",
         }
-        self.processes.append(start([self.slug_bin, "worker"], self.service_env))
+        self.processes.append(self.worker(self.service_env))
         bare = [sys.executable, str(BENCH / "bare.py"), "worker", "--address", self.address]
         self.processes.append(start(bare))
         self.processes.append(start([*bare, "--queue", "bench-bare-no-eager", "--no-eager"]))
+
+    def worker(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """``<slug> worker`` with its own health port, so several can run side by side."""
+        return start([self.slug_bin, "worker"], {**env, "AGENT_HEALTH_PORT": str(free_port())})
 
     async def service_load(self, runs: int, concurrency: int) -> dict[str, Any]:
         command = [self.slug_bin, "loadtest", "--runs", str(runs), "--concurrency",
@@ -195,7 +200,7 @@ class Bench:
         queue = f"bench-recovery-{kind}-{trial}"
         env = {**self.service_env, "AGENT_TASK_QUEUE": queue,
                "OPENAI_BASE_URL": fake.base_url, "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url}
-        busy = start([self.slug_bin, "worker"], env)
+        busy = self.worker(env)
         standby: subprocess.Popen[bytes] | None = None
         try:
             client = await connect(self.address, [plugin.service_plugin()])
@@ -207,7 +212,7 @@ class Bench:
             else:
                 while fake.in_flight_now("llm") == 0:
                     await asyncio.sleep(0.02)
-            standby = start([self.slug_bin, "worker"], env)
+            standby = self.worker(env)
             target_queue = queue if kind == "tool" else models.llm_task_queue(queue)
             await self.wait_polling(target_queue, standby.pid)
             busy.send_signal(signal.SIGKILL)

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -78,7 +81,35 @@ def worker_env(fake: FakeLlmServer, address: str, queue: str) -> dict[str, str]:
         "AGENT_LLM_MODEL": "scripted",
         "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
         "AGENT_LLM_MAX_REQUESTS_PER_SECOND": "200",
+        "AGENT_METRICS_PORT": "0",
     }
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``<service> worker`` with its own health port, so several can run side by side."""
+    return start_worker_process(env | {"AGENT_HEALTH_PORT": str(free_port())})
+
+
+async def wait_polling(client: Client, queue: str, *workers: subprocess.Popen[bytes]) -> None:
+    """Wait until every worker process polls ``queue`` (the server lists its pollers)."""
+
+    async def identities() -> set[str]:
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        return {poller.identity.split("@", 1)[0] for poller in response.pollers}
+
+    deadline = asyncio.get_running_loop().time() + 60
+    while not {str(worker.pid) for worker in workers} <= await identities():
+        for worker in workers:
+            assert worker.poll() is None, f"worker {worker.pid} exited with {worker.returncode}"
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"workers never polled {queue}")
+        await asyncio.sleep(0.1)
 
 
 def launch(command: list[str]) -> subprocess.Popen[bytes]:
@@ -126,8 +157,9 @@ async def test_worker_killed_repeatedly_mid_steps_every_run_completes_effects_on
     with FakeLlmServer(EMAIL_SCRIPT, outbox_delay_seconds=0.5) as fake:
         queue = unique_queue()
         env = worker_env(fake, temporal_address, queue)
-        worker = start_worker_process(env)
+        worker = start_worker(env)
         try:
+            await wait_polling(dev_client, queue, worker)
             handles = await start_runs(dev_client, queue, tasks)
             results_task = asyncio.gather(*(handle.result() for handle in handles))
             for kind in plan:
@@ -140,7 +172,7 @@ async def test_worker_killed_repeatedly_mid_steps_every_run_completes_effects_on
                     break
                 kill(worker)  # mid-request: the answer never reaches a worker
                 kills[kind] += 1
-                worker = start_worker_process(env)
+                worker = start_worker(env)
             results = await asyncio.wait_for(results_task, timeout=120)
         finally:
             stop_process(worker)
@@ -165,8 +197,9 @@ async def test_two_workers_one_killed_no_run_is_lost(
     with FakeLlmServer(EMAIL_SCRIPT, outbox_delay_seconds=0.5) as fake:
         queue = unique_queue()
         env = worker_env(fake, temporal_address, queue)
-        doomed, survivor = start_worker_process(env), start_worker_process(env)
+        doomed, survivor = start_worker(env), start_worker(env)
         try:
+            await wait_polling(dev_client, queue, doomed, survivor)
             handles = await start_runs(dev_client, queue, tasks)
             await wait_until(lambda: fake.in_flight_now("outbox") >= 2, 60, "deliveries in flight")
             kill(doomed)
@@ -179,6 +212,8 @@ async def test_two_workers_one_killed_no_run_is_lost(
             stop_process(survivor)
     assert_own_answers(tasks, list(results))
     assert_each_effect_once(fake, handles)
+    # The killed worker was holding steps: they ran again on the survivor.
+    assert any(step.attempt > 1 for result in results for step in result.steps)
 
 
 # --- (b) the Temporal server killed and restarted on its database file -----------
