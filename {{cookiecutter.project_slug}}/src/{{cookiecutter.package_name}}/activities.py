@@ -54,10 +54,7 @@ class AgentActivities:
         unknown = sorted(set(settings.approval_tools) - set(self.tools))
         if unknown:
             raise ConfigError(
-                [
-                    f"AGENT_APPROVAL_TOOLS names unknown tools {unknown}; "
-                    f"known: {sorted(self.tools)}"
-                ]
+                [f"AGENT_APPROVAL_TOOLS names unknown tools {unknown}; known: {sorted(self.tools)}"]
             )
 
     @activity.defn(name=CALL_LLM)

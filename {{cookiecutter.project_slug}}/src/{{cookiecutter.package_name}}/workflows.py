@@ -9,7 +9,6 @@ so a crashed worker's run resumes on another worker exactly where it stopped.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -379,7 +378,7 @@ class AgentWorkflow:
         workflow.logger.info("approval %s: %s awaits a decision", activity_id, call.name)
         try:
             await workflow.wait_condition(lambda: record.state != "pending", timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:  # asyncio.TimeoutError is TimeoutError on 3.11+
             record.state = "timed_out"
             record.decided_at = workflow.now()
             record.via = "timeout"
@@ -412,9 +411,7 @@ class AgentWorkflow:
         return f"error: {message}"
 
     def _record_tool(self, activity_id: str, call: ToolCall, outcome: str, detail: str) -> None:
-        approval = next(
-            (a for a in self._state.approvals if a.approval_id == activity_id), None
-        )
+        approval = next((a for a in self._state.approvals if a.approval_id == activity_id), None)
         self._state.steps.append(
             StepRecord.model_validate(
                 {
