@@ -217,4 +217,3 @@ def test_tokens_never_reach_the_terminal() -> None:
     assert bad.returncode == 2
     assert "AGENT_API_TOKENS" in bad.stderr
     assert "tok-very-secret" not in bad.stderr
-
