@@ -25,7 +25,13 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     """Paths (relative to the project) that the chosen options do not need."""
     removed: list[Path] = []
     if not answers["approval_ui"]:
-        removed += [PACKAGE / "api.py", Path("tests") / "test_api.py"]
+        removed += [
+            PACKAGE / "api.py",
+            PACKAGE / "approval_page.py",
+            Path("tests") / "test_api.py",
+            Path("tests") / "test_approval_api.py",
+            Path("tests") / "test_approval_page.py",
+        ]
     if answers["secrets_backend"] != "vault":
         removed += [
             PACKAGE / "secrets" / "vault.py",

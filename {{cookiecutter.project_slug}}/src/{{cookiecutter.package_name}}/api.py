@@ -34,6 +34,7 @@ from .runs import start_run
 from .temporal_client import TemporalUnavailableError, connect
 
 SESSION_COOKIE = "approval_session"
+NOTICE_COOKIE = "approval_notice"  # the last decision's one-line outcome, shown once
 # How each refusal maps onto an HTTP status.
 STATUS_OF: dict[ErrorKind, int] = {
     "no_such_run": status.HTTP_404_NOT_FOUND,
@@ -275,7 +276,11 @@ def create_app(settings: Settings) -> FastAPI:
         signed_in = session(request)
         if signed_in is None:
             return HTMLResponse(login_page(), headers=_PAGE_HEADERS)
-        return await render(*signed_in)
+        notice = request.cookies.get(NOTICE_COOKIE)
+        response = await render(*signed_in, notice=notice)
+        if notice:
+            response.delete_cookie(NOTICE_COOKIE, path="/ui")
+        return response
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request) -> Response:
@@ -302,7 +307,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     @app.post("/ui/decide", include_in_schema=False)
-    async def decide_from_page(request: Request) -> HTMLResponse:
+    async def decide_from_page(request: Request) -> Response:
         signed_in = session(request)
         if signed_in is None:
             return HTMLResponse(
@@ -323,8 +328,18 @@ def create_app(settings: Settings) -> FastAPI:
             record = await _decide(decision, workflow_id, body, user)  # type: ignore[arg-type]
         except HTTPException as refused:
             return await render(user, token, error=str(refused.detail), code=refused.status_code)
-        notice = f"{record.state} {record.tool} ({record.approval_id}) in {workflow_id}"
-        return await render(user, token, notice=notice)
+        # Post/redirect/get: reloading the page must not send the decision again.
+        response = Response(status_code=status.HTTP_303_SEE_OTHER, headers={"Location": "/ui"})
+        response.set_cookie(
+            NOTICE_COOKIE,
+            f"{record.state} {record.tool} ({record.approval_id}) in {workflow_id}",
+            max_age=60,
+            httponly=True,
+            samesite="strict",
+            secure=settings.api_secure_cookies,
+            path="/ui",
+        )
+        return response
 
     return app
 
