@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -180,3 +181,28 @@ async def test_cli_no_such_run(temporal_address: str) -> None:
 
 
 EMAIL_ARGS = {"to": "ops@example.com", "subject": "Refund", "body": "Approved refund."}
+
+
+async def test_temporal_cli_update_refuses_then_accepts(
+    dev_client: Client, temporal_address: str
+) -> None:
+    async with waiting_run(dev_client, temporal_address) as (handle, _, fake):
+        await wait_for_pending(handle)
+        update = ("workflow", "update", "execute", "--workflow-id", handle.id, "--name", "decide")
+        refused = await temporal_cli(
+            temporal_address, *update, "--input", '{"decision": "approve", "approver": "eve"}'
+        )
+        accepted = await temporal_cli(
+            temporal_address,
+            *update,
+            *("--input", '{"decision": "approve", "approver": "alice", "reason": "ok"}'),
+            *("-o", "json"),
+        )
+        result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert refused.returncode != 0
+    assert "'eve' is not allowed to decide approval tool-1-send_email" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    record = json.loads(accepted.stdout)["result"]
+    assert (record["state"], record["decided_by"], record["via"]) == ("approved", "alice", "update")
+    assert result.status == "completed"
+    assert len(fake.emails) == 1

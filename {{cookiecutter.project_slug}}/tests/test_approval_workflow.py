@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, Script
 from {{ cookiecutter.package_name }}.models import (
     AgentRequest,
     AgentResult,
@@ -270,3 +271,18 @@ async def test_config_can_require_approval_for_a_read_only_tool(
     assert status.pending[0].tool == "search_docs"
     assert result.status == "completed"
     assert result.approvals[0].decided_by == "bob"
+
+
+async def test_the_example_script_asks_for_an_approval(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    # examples/approval-script.json is what the README's `dev --script` walkthrough uses.
+    example = Script.load(Path(__file__).parent.parent / "examples" / "approval-script.json")
+    with FakeLlmServer(example) as fake:
+        async with gated_run(time_skipping_env, fake) as handle:
+            status = await wait_for_pending(handle)
+            await handle.signal("approve", {"approver": "alice"})
+            result = await handle.result()
+    assert status.pending[0].arguments["body"] == "refund order 42"
+    assert result.answer is not None
+    assert result.answer.startswith("Outcome: email to ops@example.com accepted")

@@ -249,9 +249,16 @@ def fake_llm(
 def dev(
     port: Annotated[int, typer.Option(help="Temporal frontend port")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
+    script: Annotated[
+        Path | None, typer.Option(help="script for the scripted model (default: built-in)")
+    ] = None,
 ) -> None:
     """Local stack: Temporal dev server (state in .dev/), scripted model, worker. Ctrl-C stops."""
     settings = load_settings()
+    try:
+        loaded = Script.load(script) if script else None
+    except (OSError, ValidationError) as error:
+        _fail(f"cannot load script {script}: {error}", EXIT_CONFIG_ERROR)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -265,6 +272,7 @@ def dev(
             ui_port=ui_port,
             fake_llm_port=settings.fake_llm_port,
             stop=stop,
+            script=loaded,
         ) as stack:
             model = stack.fake_llm.base_url if stack.fake_llm else settings.openai_base_url
             typer.echo(f"temporal: {stack.temporal_address}  web ui: {stack.ui_url}")
