@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +22,8 @@ from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
 
 from tests.agent_support import running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, cli, temporal_cli, wait_for_pending
+from tests.support import free_port, run_cli
+from tests.test_local_stack import start, wait_for_line
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +211,45 @@ async def test_temporal_cli_update_refuses_then_accepts(
     assert (record["state"], record["decided_by"], record["via"]) == ("approved", "alice", "update")
     assert result.status == "completed"
     assert len(fake.emails) == 1
+
+
+def test_readme_walkthrough_on_the_dev_stack(tmp_path: Path) -> None:
+    """`dev --script examples/approval-script.json`, `run --id`, `pending`, `approve`."""
+    port, ui_port, llm_port = free_port(), free_port(), free_port()
+    example = Path(__file__).parent.parent / "examples" / "approval-script.json"
+    process = start(
+        *("dev", "--port", str(port), "--ui-port", str(ui_port), "--script", str(example)),
+        env={"AGENT_FAKE_LLM_PORT": str(llm_port)},
+        cwd=tmp_path,
+    )
+    try:
+        wait_for_line(process, "ready:", 90)
+        env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}
+        task = "Tell ops the refund for order 42 is approved"
+        ran = run_cli("run", task, "--id", "refund-42", env=env)
+        assert ran.returncode == 0, ran.stderr
+        listing = poll_cli(("pending",), env, lambda out: "refund-42  tool-1-send_email" in out)
+        approved = run_cli(
+            "approve", "refund-42", "--by", "alice", "--reason", "customer confirmed", env=env
+        )
+        status = poll_cli(("status", "refund-42"), env, lambda out: '"completed"' in out)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert f"task: {task!r}" in listing
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout.startswith("approved tool-1-send_email (send_email) in refund-42")
+    record = json.loads(status)["approvals"][0]
+    assert (record["decided_by"], record["reason"]) == ("alice", "customer confirmed")
+
+
+def poll_cli(
+    args: tuple[str, ...], env: dict[str, str], done: Callable[[str], bool], seconds: float = 30
+) -> str:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = run_cli(*args, env=env)
+        if result.returncode == 0 and done(result.stdout):
+            return result.stdout
+        assert time.monotonic() < deadline, result.stdout + result.stderr
+        time.sleep(0.2)
