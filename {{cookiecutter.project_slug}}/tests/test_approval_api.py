@@ -11,15 +11,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
+from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.api import create_app
-from {{ cookiecutter.package_name }}.config import Settings, load_settings
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.config import ConfigError, Settings, load_settings
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentResult
 
 from tests.agent_support import running_workers, settings_for
 from tests.approval_support import EMAIL_SCRIPT, SEND, wait_for_pending
-from tests.support import run_cli
 
 ALICE = {"Authorization": "Bearer tok-alice-123"}  # an approver
 CAROL = {"Authorization": "Bearer tok-carol-456"}  # may read and start runs, not decide
@@ -208,12 +209,14 @@ async def test_page_login_refuses_unknown_tokens_and_needs_a_session() -> None:
         assert "secure" in cookie
 
 
-def test_tokens_never_reach_the_terminal() -> None:
-    shown = run_cli("config", env={"AGENT_API_TOKENS": '{"alice": "tok-very-secret"}'})
-    assert shown.returncode == 0, shown.stderr
-    assert "tok-very-secret" not in shown.stdout
-    assert '"alice": "**********"' in shown.stdout
-    bad = run_cli("config", env={"AGENT_API_TOKENS": '["tok-very-secret"]'})
-    assert bad.returncode == 2
-    assert "AGENT_API_TOKENS" in bad.stderr
-    assert "tok-very-secret" not in bad.stderr
+def test_tokens_never_reach_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_API_TOKENS", '{"alice": "tok-very-secret"}')
+    shown = CliRunner().invoke(app, ["config"])
+    assert shown.exit_code == 0, shown.output
+    assert "tok-very-secret" not in shown.output
+    assert '"alice": "**********"' in shown.output
+    monkeypatch.setenv("AGENT_API_TOKENS", '["tok-very-secret"]')
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    assert bad.value.problems[0].startswith("AGENT_API_TOKENS is invalid")
+    assert "tok-very-secret" not in str(bad.value)
