@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.approvals import AWAITING_APPROVAL, register_search_attribute
+from {{ cookiecutter.package_name }} import approvals
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.plugin import service_plugin
 
@@ -45,7 +45,7 @@ async def temporal_dev_server(temporal_ui_port: int) -> AsyncIterator[WorkflowEn
         ui_port=temporal_ui_port,
         dev_server_extra_args=["--ui-disable-news-fetch"],
         # The approval gate marks waiting runs with it; `pending` lists by it.
-        search_attributes=[AWAITING_APPROVAL],
+        search_attributes=[approvals.AWAITING_APPROVAL],
     )
     async with env:
         yield env
@@ -81,7 +81,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         plugins=[service_plugin()],
     )
     async with env:
-        await register_search_attribute(env.client)
+        await approvals.register_search_attribute(env.client)
         yield env
 
 
