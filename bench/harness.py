@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import math
 import os
 import signal
 import socket
@@ -112,14 +113,9 @@ class Bench:
     async def setup(self) -> None:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
-        temporal = str(BIN / "temporal")
-        self.processes.append(
-            start(
-                [temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-                 "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-                 "--headless", "--log-level", "error"]
-            )
-        )
+        # The service's own dev-server command (it registers the approval search attribute).
+        stack = importlib.import_module(f"{self.args.package}.stack")
+        self.processes.append(start(stack.dev_server_command(port, db_file=None, ui_port=None)))
         self.client = await connect(self.address)
         llm_port = free_port()
         self.processes.append(start([self.slug_bin, "fake-llm", "--port", str(llm_port)]))
@@ -199,7 +195,8 @@ class Bench:
         fake = fake_llm.FakeLlmServer(script, outbox_hold_first=kind == "tool").start()
         queue = f"bench-recovery-{kind}-{trial}"
         env = {**self.service_env, "AGENT_TASK_QUEUE": queue,
-               "OPENAI_BASE_URL": fake.base_url, "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url}
+               "OPENAI_BASE_URL": fake.base_url, "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
+               "AGENT_APPROVAL_TOOLS": '{"send_email": false}'}
         busy = self.worker(env)
         standby: subprocess.Popen[bytes] | None = None
         try:
@@ -238,6 +235,59 @@ class Bench:
                 stop(standby)
             fake.stop()
 
+    async def approval_latency(self, trials: int) -> dict[str, Any]:
+        """Seconds from the ``approve`` signal to the approved tool call starting.
+
+        One run at a time on an idle worker: the run asks to send an email (which
+        needs approval), waits; the signal is sent; the clock stops when the email
+        service receives the call.
+        """
+        package = self.args.package
+        fake_llm = importlib.import_module(f"{package}.fake_llm")
+        models = importlib.import_module(f"{package}.models")
+        runs = importlib.import_module(f"{package}.runs")
+        plugin = importlib.import_module(f"{package}.plugin")
+        send = {"name": "send_email",
+                "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"}}
+        script = fake_llm.Script.model_validate(
+            {"turns": [{"tool_calls": [send]}, {"content": "done"}]}
+        )
+        fake = fake_llm.FakeLlmServer(script).start()
+        queue = "bench-approval"
+        env = {**self.service_env, "AGENT_TASK_QUEUE": queue,
+               "OPENAI_BASE_URL": fake.base_url, "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url}
+        worker = self.worker(env)
+        samples: list[float] = []
+        try:
+            client = await connect(self.address, [plugin.service_plugin()])
+            for trial in range(trials):
+                handle = await runs.start_run(
+                    client, models.AgentRequest(task=f"approval {trial}"), task_queue=queue
+                )
+                deadline = time.monotonic() + 60
+                while (await runs.run_status(client, handle.id)).state != "awaiting_approval":
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the run never asked for approval")
+                    await asyncio.sleep(0.02)
+                delivered = len(fake.outbox_times)
+                signalled = time.monotonic()
+                await handle.signal("approve", {"approver": "bench"})
+                while len(fake.outbox_times) == delivered:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the approved call never ran")
+                    await asyncio.sleep(0.001)
+                samples.append(fake.outbox_times[delivered] - signalled)
+                await asyncio.wait_for(handle.result(), 60)
+        finally:
+            stop(worker)
+            fake.stop()
+        ordered = sorted(samples)
+        return {
+            "samples_seconds": samples,
+            "p50_seconds": ordered[max(1, math.ceil(0.5 * len(ordered))) - 1],
+            "p95_seconds": ordered[max(1, math.ceil(0.95 * len(ordered))) - 1],
+        }
+
     async def run(self) -> dict[str, Any]:
         args = self.args
         await self.setup()
@@ -265,10 +315,19 @@ class Bench:
                     "median_seconds": statistics.median(samples),
                     "max_seconds": max(samples),
                 }
+            approval: dict[str, Any] = {}
+            if args.approval_trials:
+                log(f"approval signal to resume, {args.approval_trials} runs")
+                approval = await self.approval_latency(args.approval_trials)
         finally:
             for process in reversed(self.processes):
                 stop(process)
-        return {"throughput": throughput, "single_run": single, "recovery": recovery}
+        return {
+            "throughput": throughput,
+            "single_run": single,
+            "recovery": recovery,
+            "approval": approval,
+        }
 
 
 def main() -> None:
@@ -281,6 +340,7 @@ def main() -> None:
     parser.add_argument("--single-runs", type=int, default=50)
     parser.add_argument("--warmup-runs", type=int, default=40)
     parser.add_argument("--recovery-trials", type=int, default=3)
+    parser.add_argument("--approval-trials", type=int, default=20)
     args = parser.parse_args()
     print(json.dumps(asyncio.run(Bench(args).run()), indent=2))
 

@@ -27,8 +27,11 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     if not answers["approval_ui"]:
         removed += [
             PACKAGE / "api.py",
-            Path("tests") / "test_api.py",
+            PACKAGE / "approval_page.py",
             Path("deploy") / "k8s" / "api.yaml",
+            Path("tests") / "test_api.py",
+            Path("tests") / "test_approval_api.py",
+            Path("tests") / "test_approval_page.py",
         ]
     if answers["secrets_backend"] != "vault":
         removed += [

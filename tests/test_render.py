@@ -15,7 +15,14 @@ from tests.support import ALL_VARIANTS, COOKIECUTTER_JSON, OPTION_KEYS, Variant,
 
 # Files that exist only when an option has a given value (paths use the default package).
 OPTION_FILES: dict[tuple[str, Any], list[str]] = {
-    ("approval_ui", True): ["src/{pkg}/api.py", "tests/test_api.py", "deploy/k8s/api.yaml"],
+    ("approval_ui", True): [
+        "src/{pkg}/api.py",
+        "src/{pkg}/approval_page.py",
+        "deploy/k8s/api.yaml",
+        "tests/test_api.py",
+        "tests/test_approval_api.py",
+        "tests/test_approval_page.py",
+    ],
     ("payload_encryption", True): ["src/{pkg}/codec.py", "tests/test_codec.py"],
     ("secrets_backend", "vault"): [
         "deploy/vault/policies/llm.hcl",
@@ -49,6 +56,8 @@ ALWAYS_PRESENT = [
     "src/{pkg}/worker.py",
     "src/{pkg}/fake_llm.py",
     "src/{pkg}/tools/__init__.py",
+    "src/{pkg}/approvals.py",
+    "src/{pkg}/telemetry.py",
     "tests/histories/agent_tool_run.json",
     "tests/conftest.py",
 ]

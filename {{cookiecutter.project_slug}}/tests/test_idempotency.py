@@ -35,7 +35,9 @@ async def test_lost_response_is_retried_with_the_same_key_and_the_effect_happens
 ) -> None:
     # The receiver performs the effect, then drops the connection without answering.
     with FakeLlmServer(EMAIL_SCRIPT, outbox_drop_first=1) as fake:
-        async with running_workers(time_skipping_env.client, settings_for(fake)) as queue:
+        # The approval gate has its own tests; here the email goes out unasked.
+        settings = settings_for(fake, approval_tools={"send_email": False})
+        async with running_workers(time_skipping_env.client, settings) as queue:
             handle, result = await run_agent(
                 time_skipping_env.client, queue, AgentRequest(task="email the report")
             )
@@ -60,6 +62,7 @@ async def test_worker_killed_mid_tool_step_resumes_and_the_effect_happens_once(
             "OPENAI_BASE_URL": fake.base_url,
             "AGENT_LLM_MODEL": "scripted",
             "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
+            "AGENT_APPROVAL_TOOLS": '{"send_email": false}',
         }
         first = start_worker_process(env)
         second = None

@@ -76,6 +76,8 @@ async def test_sigterm_mid_tool_step_finishes_the_step_exits_0_and_the_run_conti
             "OPENAI_BASE_URL": fake.base_url,
             "AGENT_LLM_MODEL": "scripted",
             "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
+            # This test is about shutdown, not the approval gate.
+            "AGENT_APPROVAL_TOOLS": '{"send_email": false}',
             "AGENT_SECRETS_BACKEND": "env",
             "AGENT_LOG_FORMAT": "json",
             "AGENT_GRACEFUL_SHUTDOWN_SECONDS": "30",

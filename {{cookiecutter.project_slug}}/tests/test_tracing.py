@@ -14,12 +14,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
-from {{ cookiecutter.package_name }} import SERVICE_NAME, step_telemetry
+from {{ cookiecutter.package_name }} import SERVICE_NAME, step_telemetry, workflow_telemetry
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentStatus
 from {{ cookiecutter.package_name }}.plugin import service_plugin
-from {{ cookiecutter.package_name }}.runs import run_status
+from {{ cookiecutter.package_name }}.runs import run_status, start_run
 from {{ cookiecutter.package_name }}.telemetry import (
     CORRELATION_FIELDS,
     configure_tracing,
@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.telemetry import (
 from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
 
 from tests.agent_support import run_agent, running_workers, script, settings_for
+from tests.approval_support import EMAIL_SCRIPT, wait_for_pending
 from tests.support import free_port
 from tests.telemetry_support import captured_logs, json_lines, plugin_client
 
@@ -111,6 +112,41 @@ async def test_one_run_is_one_connected_trace_with_step_attributes(
     assert sorted(scheduled) == sorted(
         ["StartActivity:call_llm"] * len(llm_records) + ["StartActivity:run_tool"]
     )
+
+
+async def test_a_run_with_an_approval_traces_the_decision_and_the_gated_tool(
+    dev_client: Client, spans: InMemorySpanExporter
+) -> None:
+    with FakeLlmServer(EMAIL_SCRIPT) as fake:
+        settings = settings_for(fake, approvers=["alice"])
+        async with running_workers(dev_client, settings) as queue:
+            handle = await start_run(
+                dev_client, AgentRequest(task="refund order 42"), task_queue=queue
+            )
+            await wait_for_pending(handle)
+            await handle.signal("approve", {"approver": "alice", "reason": "customer asked"})
+            result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.status == "completed"
+    assert len(fake.emails) == 1
+    trace = _trace_of(spans, handle.id)
+
+    # The decision is on the run's trace: an attribute and an event naming the tool.
+    decided = [
+        span
+        for span in trace
+        if (span.attributes or {}).get(workflow_telemetry.APPROVAL_DECISION) == "approved"
+    ]
+    assert decided, [span.name for span in trace]
+    events = [event for span in decided for event in span.events if event.name == "approval"]
+    assert [dict(event.attributes or {}) for event in events][:1] == [
+        {"tool": "send_email", "decision": "approved"}
+    ]
+    # The gated tool ran once, after the decision, as its own span in the same trace.
+    [tool_span] = [span for span in trace if span.name == "RunActivity:run_tool"]
+    assert (tool_span.attributes or {})[step_telemetry.TOOL] == "send_email"
+    [tool_step] = [record for record in result.steps if record.kind == "tool"]
+    assert tool_step.approval is not None
+    assert tool_step.approval.decided_by == "alice"
 
 
 async def test_run_logs_carry_correlation_fields_and_replay_adds_none(

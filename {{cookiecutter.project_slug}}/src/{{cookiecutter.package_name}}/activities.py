@@ -15,11 +15,12 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from .config import Settings
+from .config import ConfigError, Environment, Settings
 from .llm import ApiKey, make_client, to_application_error
 from .models import (
     CALL_LLM,
     RUN_TOOL,
+    ApprovalPolicy,
     ChatMessage,
     LlmRequest,
     LlmResponse,
@@ -50,6 +51,11 @@ class AgentActivities:
         self.settings = settings
         self.tools = TOOLS if tools is None else tools
         self._api_key = api_key
+        unknown = sorted(set(settings.approval_tools) - set(self.tools))
+        if unknown:
+            raise ConfigError(
+                [f"AGENT_APPROVAL_TOOLS names unknown tools {unknown}; known: {sorted(self.tools)}"]
+            )
         # One client per endpoint, reused by every call: building one costs tens of
         # milliseconds (TLS context), which dominated the LLM step under load.
         self._clients: dict[str | None, openai.AsyncOpenAI] = {}
@@ -154,8 +160,13 @@ class AgentActivities:
                     "error": f"invalid arguments for {name}: {describe_validation_error(error)}",
                 }
             )
+        needs_approval = self.settings.approval_tools.get(name, tool.requires_approval)
         return checked.model_copy(
-            update={"arguments": arguments, "requires_approval": tool.requires_approval}
+            update={
+                "arguments": arguments,
+                "requires_approval": needs_approval,
+                "approval_policy": approval_policy(self.settings) if needs_approval else None,
+            }
         )
 
     @activity.defn(name=RUN_TOOL)
@@ -189,6 +200,17 @@ class AgentActivities:
         return ToolResult(
             output=output, idempotency_key=context.idempotency_key, attempt=info.attempt
         )
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """The approval settings in force for a call; recorded with it, so replay sees the same."""
+    return ApprovalPolicy(
+        approvers=settings.approvers,
+        anyone=not settings.approvers and settings.env is Environment.DEVELOPMENT,
+        timeout_seconds=settings.approval_timeout_seconds,
+        on_timeout=settings.approval_on_timeout,
+        on_reject=settings.approval_on_reject,
+    )
 
 
 def _to_openai(message: ChatMessage) -> dict[str, Any]:

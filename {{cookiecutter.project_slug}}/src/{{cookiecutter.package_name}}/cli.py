@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from . import SERVICE_NAME, __version__
+from .approvals import ApprovalError, PendingRun, decide, list_pending
 from .config import ConfigError, Settings, load_settings
 from .evals import EvalError, EvalReport, format_report, load_cases, run_cases
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
@@ -35,14 +36,21 @@ from .loadtest import (
     load_script,
     run_load,
 )
-from .models import AgentRequest, AgentResult, AgentStatus
+from .models import (
+    AgentRequest,
+    AgentResult,
+    AgentStatus,
+    ApprovalRecord,
+    DecideRequest,
+    Decision,
+)
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
 from .runs import format_steps, run_status, start_run
 from .stack import StackError, local_stack
 from .telemetry import configure_process
 from .temporal_client import TemporalUnavailableError, connect
 from .tooling import describe_validation_error
-from .worker import run_worker
+from .worker import WorkerSetupError, run_worker
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIG_ERROR = 2
@@ -254,7 +262,7 @@ def worker() -> None:
     configure_process(settings)
     try:
         run_async(run_worker(settings))
-    except TemporalUnavailableError as error:
+    except (TemporalUnavailableError, WorkerSetupError) as error:
         _fail(str(error))
 
 
@@ -283,10 +291,17 @@ def fake_llm(
 def dev(
     port: Annotated[int, typer.Option(help="Temporal frontend port")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
+    script: Annotated[
+        Path | None, typer.Option(help="script for the scripted model (default: built-in)")
+    ] = None,
 ) -> None:
     """Local stack: Temporal dev server (state in .dev/), scripted model, worker. Ctrl-C stops."""
     settings = load_settings()
     configure_process(settings)
+    try:
+        loaded = Script.load(script) if script else None
+    except (OSError, ValidationError) as error:
+        _fail(f"cannot load script {script}: {error}", EXIT_CONFIG_ERROR)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -300,6 +315,7 @@ def dev(
             ui_port=ui_port,
             fake_llm_port=settings.fake_llm_port,
             stop=stop,
+            script=loaded,
         ) as stack:
             model = stack.fake_llm.base_url if stack.fake_llm else settings.openai_base_url
             typer.echo(f"temporal: {stack.temporal_address}  web ui: {stack.ui_url}")
@@ -390,6 +406,117 @@ def export_history(
         return target
 
     typer.echo(f"saved {run_async(fetch())}")
+
+
+# --- approvals: pending, approve, reject -------------------------------------
+
+EXIT_REFUSED = 1
+
+
+@app.command()
+def pending(
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List every run awaiting approval in the namespace, with what it waits for."""
+    settings = load_settings()
+
+    async def collect() -> list[PendingRun]:
+        client = await _client(settings)
+        try:
+            return await list_pending(client)
+        except ApprovalError as error:
+            _fail(str(error))
+
+    runs = run_async(collect())
+    if json_output:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "workflow_id": run.workflow_id,
+                        "task_queue": run.task_queue,
+                        "error": run.error,
+                        "approvals": [a.model_dump(mode="json") for a in run.approvals],
+                    }
+                    for run in runs
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not runs:
+        typer.echo("no runs are awaiting approval")
+        return
+    for run in runs:
+        if run.error is not None:
+            typer.echo(f"{run.workflow_id}  ({run.error})")
+        for approval in run.approvals:
+            typer.echo(format_approval(run.workflow_id, approval))
+
+
+def format_approval(workflow_id: str, approval: ApprovalRecord) -> str:
+    arguments = json.dumps(approval.arguments, ensure_ascii=False)
+    return (
+        f"{workflow_id}  {approval.approval_id}  {approval.tool} {arguments}\n"
+        f"    task: {approval.context.task[:100]!r}  "
+        f"requested {approval.requested_at:%Y-%m-%d %H:%M:%S}Z  "
+        f"expires {approval.expires_at:%Y-%m-%d %H:%M:%S}Z"
+    )
+
+
+def _decide(
+    decision: Decision, workflow_id: str, approval_id: str | None, by: str, reason: str | None
+) -> None:
+    settings = load_settings()
+    try:
+        request = DecideRequest(
+            decision=decision, approval_id=approval_id, approver=by, reason=reason
+        )
+    except ValidationError as error:
+        _fail(f"invalid decision: {describe_validation_error(error)}", EXIT_CONFIG_ERROR)
+
+    async def send() -> ApprovalRecord:
+        client = await _client(settings)
+        try:
+            return await decide(client, workflow_id, request)
+        except ApprovalError as error:
+            _fail(str(error), EXIT_REFUSED)
+
+    record = run_async(send())
+    note = f" ({record.reason})" if record.reason else ""
+    typer.echo(
+        f"{record.state} {record.approval_id} ({record.tool}) in {workflow_id} by {by}{note}"
+    )
+
+
+WorkflowIdArg = Annotated[str, typer.Argument(help="the run's workflow id")]
+ApprovalIdOpt = Annotated[
+    str | None, typer.Option(help="which approval (needed only when several are pending)")
+]
+ByOpt = Annotated[str, typer.Option("--by", help="who decides (must be an approver)")]
+ReasonOpt = Annotated[str | None, typer.Option(help="why; recorded in the run's history")]
+
+
+@app.command()
+def approve(
+    workflow_id: WorkflowIdArg,
+    by: ByOpt,
+    approval_id: ApprovalIdOpt = None,
+    reason: ReasonOpt = None,
+) -> None:
+    """Approve a run's pending tool call (through the `decide` update)."""
+    _decide("approve", workflow_id, approval_id, by, reason)
+
+
+@app.command()
+def reject(
+    workflow_id: WorkflowIdArg,
+    by: ByOpt,
+    approval_id: ApprovalIdOpt = None,
+    reason: ReasonOpt = None,
+) -> None:
+    """Reject a run's pending tool call; the model is told (or the run ends, per config)."""
+    _decide("reject", workflow_id, approval_id, by, reason)
 
 
 # --- resilience: load test, prompt cases, readiness gate ----------------------

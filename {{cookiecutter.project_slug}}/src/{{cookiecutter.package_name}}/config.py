@@ -104,6 +104,23 @@ class Settings(BaseSettings):
     docs_dir: Path | None = None
     fake_llm_port: int = Field(default=8100, ge=1, le=65535)
 
+    # --- approvals: policy, gate, HTTP API ---------------------------------------
+    # Per-tool override of the tool's `requires_approval` flag: {"send_email": false}.
+    approval_tools: dict[str, bool] = Field(default_factory=dict)
+    # Who may approve or reject. Empty: anyone in development, nobody elsewhere (fail closed).
+    approvers: list[str] = Field(default_factory=list)
+    approval_timeout_seconds: float = Field(default=86_400.0, gt=0)
+    # On timeout: reject the call (the model is told) or end the run.
+    approval_on_timeout: Literal["reject", "end_run"] = "reject"
+    # On rejection: tell the model ("rejected by X: reason") or end the run.
+    approval_on_reject: Literal["continue", "end_run"] = "continue"
+    # HTTP API: approver identity -> bearer token (secrets: never logged or shown).
+    api_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    api_cors_origins: list[str] = Field(default_factory=list)
+    api_docs: bool = False
+    # The approval page's login cookie is sent over HTTPS only (turn off for plain-HTTP dev).
+    api_secure_cookies: bool = True
+
     # --- resilience: load test, prompt cases and the readiness gate ---------------
     evals_file: Path = Path("evals/cases.yaml")
     # `gate` runs a load test of this size on an embedded stack with the scripted model...
@@ -184,7 +201,8 @@ def env_var_name(field_name: str) -> str:
 
 def _is_secret(field_name: str) -> bool:
     field = Settings.model_fields.get(field_name)
-    return field is not None and field.annotation in (SecretStr, SecretStr | None)
+    # Also containers of secrets, e.g. dict[str, SecretStr] (the API tokens).
+    return field is not None and "SecretStr" in str(field.annotation)
 
 
 def _describe(error: ValidationError) -> list[str]:

@@ -7,6 +7,7 @@ JSON, and ``temporal workflow result`` prints ``AgentResult`` as JSON.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,11 @@ CALL_LLM = "call_llm"
 RUN_TOOL = "run_tool"
 WORKFLOW_TYPE = "AgentWorkflow"
 STATUS_QUERY = "status"
+APPROVE_SIGNAL = "approve"
+REJECT_SIGNAL = "reject"
+DECIDE_UPDATE = "decide"
+# Custom search attribute (Bool) set while a run waits for a human; `pending` lists by it.
+AWAITING_APPROVAL_ATTRIBUTE = "AwaitingApproval"
 LLM_QUEUE_SUFFIX = "-llm"
 
 RunState = Literal[
@@ -42,6 +48,74 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# --- approvals ----------------------------------------------------------------
+
+ApprovalState = Literal["pending", "approved", "rejected", "timed_out"]
+Decision = Literal["approve", "reject"]
+# Why a decision was refused; the CLI and the API map these onto messages and status codes.
+RefusalKind = Literal[
+    "nothing_pending", "unknown_approval", "already_decided", "not_allowed", "invalid"
+]
+
+
+class ApprovalPolicy(_Model):
+    """The worker's approval settings, captured with the tool call (so replay sees the same)."""
+
+    approvers: list[str] = []
+    anyone: bool = Field(default=False, description="development without an approver list")
+    timeout_seconds: float = 86_400.0
+    on_timeout: Literal["reject", "end_run"] = "reject"
+    on_reject: Literal["continue", "end_run"] = "continue"
+
+    def allows(self, approver: str) -> bool:
+        return self.anyone or approver in self.approvers
+
+
+class ApprovalContext(_Model):
+    """What an approver needs to judge the call: the task and what the model said."""
+
+    task: str = ""
+    step: int = 0
+    user_id: str | None = None
+    tenant_id: str | None = None
+    assistant_message: str | None = None
+
+
+class ApprovalRecord(_Model):
+    """One approval: pending, then decided. The audit trail of who decided what, when, why."""
+
+    approval_id: str
+    tool: str
+    arguments: dict[str, Any] = {}
+    context: ApprovalContext = ApprovalContext()
+    requested_at: datetime
+    expires_at: datetime
+    policy: ApprovalPolicy = ApprovalPolicy()
+    state: ApprovalState = "pending"
+    decided_by: str | None = None
+    reason: str | None = None
+    decided_at: datetime | None = None
+    via: Literal["signal", "update", "timeout"] | None = None
+
+
+class DecisionRequest(_Model):
+    """Payload of the ``approve`` / ``reject`` signals: ``{"approver": "alice"}`` is enough."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approval_id: str | None = Field(
+        default=None, min_length=1, description="may be left out when exactly one is pending"
+    )
+    approver: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2_000)
+
+
+class DecideRequest(DecisionRequest):
+    """Argument of the ``decide`` update: a decision request plus which way it goes."""
+
+    decision: Decision
+
+
 class ToolCall(_Model):
     """One tool call asked for by the model, checked against the tool registry."""
 
@@ -53,6 +127,8 @@ class ToolCall(_Model):
     # the workflow reports it back to the model instead of running anything.
     error: str | None = None
     requires_approval: bool = False
+    # Set by call_llm (from the worker's settings) when the call needs a human decision.
+    approval_policy: ApprovalPolicy | None = None
 
 
 class ChatMessage(_Model):
@@ -78,6 +154,8 @@ class StepRecord(_Model):
     detail: str = ""
     # From scheduling to result, retries included (workflow time: replay-safe).
     duration_seconds: float = 0.0
+    # The human decision this tool step waited for (tracing attaches it to the span).
+    approval: ApprovalRecord | None = None
     # The activity attempt that produced this result: attempt - 1 retries happened.
     attempt: int = 1
 
@@ -92,6 +170,9 @@ class AgentState(_Model):
     cost_usd: float = 0.0
     invalid_tool_calls: int = 0
     runs: int = 1
+    approvals: list[ApprovalRecord] = []
+    # Signals that were ignored (malformed, unknown id, not allowed...), newest last, bounded.
+    ignored_signals: list[str] = []
 
 
 class AgentRequest(_Model):
@@ -126,6 +207,7 @@ class AgentResult(_Model):
     runs: int = Field(default=1, description="workflow runs this agent run spanned")
     steps: list[StepRecord]
     trace_id: str | None = Field(default=None, description="the run's trace (logs carry it too)")
+    approvals: list[ApprovalRecord] = []
 
 
 class AgentStatus(_Model):
@@ -138,6 +220,12 @@ class AgentStatus(_Model):
     runs: int
     steps: list[StepRecord]
     trace_id: str | None = None
+    approvals: list[ApprovalRecord] = []
+    ignored_signals: list[str] = []
+
+    @property
+    def pending(self) -> list[ApprovalRecord]:
+        return [record for record in self.approvals if record.state == "pending"]
 
 
 class LlmRequest(_Model):

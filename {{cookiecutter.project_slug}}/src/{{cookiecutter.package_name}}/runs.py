@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 
@@ -25,9 +26,13 @@ async def start_run(
     )
 
 
-async def run_status(client: Client, workflow_id: str) -> AgentStatus:
+async def run_status(
+    client: Client, workflow_id: str, *, rpc_timeout: timedelta | None = None
+) -> AgentStatus:
     handle = client.get_workflow_handle(workflow_id)
-    status: AgentStatus = await handle.query(STATUS_QUERY, result_type=AgentStatus)
+    status: AgentStatus = await handle.query(
+        STATUS_QUERY, result_type=AgentStatus, rpc_timeout=rpc_timeout
+    )
     return status
 
 

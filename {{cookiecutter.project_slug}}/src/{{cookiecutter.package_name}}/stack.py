@@ -20,7 +20,8 @@ from pathlib import Path
 from temporalio.client import Client
 
 from .config import PLACEHOLDER_VALUES, Settings
-from .fake_llm import FakeLlmServer
+from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
+from .models import AWAITING_APPROVAL_ATTRIBUTE
 from .plugin import service_plugin
 from .worker import build_workers, run_workers
 
@@ -78,6 +79,9 @@ def dev_server_command(
         str(free_port()),
         "--log-level",
         "error",
+        # The approval gate's search attribute: `pending` lists waiting runs by it.
+        "--search-attribute",
+        f"{AWAITING_APPROVAL_ATTRIBUTE}=Bool",
         *extra,
     ]
     if db_file is not None:
@@ -124,6 +128,7 @@ async def local_stack(
     fake_llm_port: int | None = None,
     scripted: bool | None = None,
     stop: asyncio.Event | None = None,
+    script: Script | None = None,
 ) -> AsyncIterator[Stack]:
     """Start Temporal, the scripted model (unless a real key is set) and the workers."""
     port = temporal_port or free_port()
@@ -142,7 +147,8 @@ async def local_stack(
         address = f"127.0.0.1:{port}"
         client = await _wait_for_temporal(address, process)
         if scripted or (scripted is None and not has_real_key(settings)):
-            fake = FakeLlmServer(port=fake_llm_port or free_port()).start()
+            fake = FakeLlmServer(script or DEFAULT_SCRIPT, port=fake_llm_port or free_port())
+            fake.start()
             settings = settings.model_copy(
                 update={"openai_base_url": fake.base_url, "llm_model": "scripted"}
             )

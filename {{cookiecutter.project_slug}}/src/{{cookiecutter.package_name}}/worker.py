@@ -16,10 +16,11 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from .activities import AgentActivities
+from .approvals import REGISTER_COMMAND, search_attribute_registered
 from .config import Settings
 from .health import ActivityTracker, HealthMonitor, serve_health, worker_checks
 from .lifecycle import worker_options
-from .models import llm_task_queue
+from .models import AWAITING_APPROVAL_ATTRIBUTE, llm_task_queue
 from .step_telemetry import StepTelemetry
 from .telemetry import metrics_runtime
 from .temporal_client import connect
@@ -81,6 +82,30 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class WorkerSetupError(Exception):
+    """The namespace is not ready for this worker; the message says what to run."""
+
+
+async def check_search_attribute(client: Client) -> None:
+    """Refuse to start when the approval gate's search attribute is missing.
+
+    Upserting an unregistered attribute fails the workflow task, so runs would
+    stall at their first approval; better to say so before polling anything.
+    """
+    registered = await search_attribute_registered(client)
+    if registered is False:
+        raise WorkerSetupError(
+            f"search attribute {AWAITING_APPROVAL_ATTRIBUTE} is not registered in namespace "
+            f"{client.namespace}; register it once with: {REGISTER_COMMAND}"
+        )
+    if registered is None:
+        log.warning(
+            "cannot check that search attribute %s exists; if approvals stall, run: %s",
+            AWAITING_APPROVAL_ATTRIBUTE,
+            REGISTER_COMMAND,
+        )
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Connect, run both workers, stop cleanly on SIGTERM / SIGINT (or when ``stop`` is set).
 
@@ -88,6 +113,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     ``AGENT_HEALTH_PORT`` and Prometheus metrics on ``AGENT_METRICS_PORT``.
     """
     client = await connect(settings, runtime=metrics_runtime(settings))
+    await check_search_attribute(client)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

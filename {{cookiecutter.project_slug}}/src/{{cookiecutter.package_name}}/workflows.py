@@ -9,9 +9,11 @@ so a crashed worker's run resumes on another worker exactly where it stopped.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -19,7 +21,11 @@ with workflow.unsafe.imports_passed_through():
 
     from . import policies, workflow_telemetry
     from .models import (
+        APPROVE_SIGNAL,
+        AWAITING_APPROVAL_ATTRIBUTE,
         CALL_LLM,
+        DECIDE_UPDATE,
+        REJECT_SIGNAL,
         RUN_TOOL,
         STATUS_QUERY,
         WORKFLOW_TYPE,
@@ -27,9 +33,15 @@ with workflow.unsafe.imports_passed_through():
         AgentResult,
         AgentState,
         AgentStatus,
+        ApprovalContext,
+        ApprovalRecord,
         ChatMessage,
+        DecideRequest,
+        Decision,
+        DecisionRequest,
         LlmRequest,
         LlmResponse,
+        RefusalKind,
         ResultStatus,
         RunState,
         StepRecord,
@@ -38,6 +50,22 @@ with workflow.unsafe.imports_passed_through():
         ToolResult,
         llm_task_queue,
     )
+
+
+AWAITING_APPROVAL = SearchAttributeKey.for_bool(AWAITING_APPROVAL_ATTRIBUTE)
+MAX_IGNORED_SIGNALS = 20
+SIGNAL_HELP = (
+    'a JSON object like {"approver": "alice", "reason": "ok", "approval_id": "tool-1-send_email"}'
+    " (approval_id may be left out when exactly one approval is pending)"
+)
+
+
+class _RefusedError(Exception):
+    """Internal: a decision that cannot be applied, and why."""
+
+    def __init__(self, kind: RefusalKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: RefusalKind = kind
 
 
 class _RunEndError(Exception):
@@ -58,6 +86,7 @@ class AgentWorkflow:
         self._state = AgentState()
         self._run_state: RunState = "starting"
         self._trace_id: str | None = None
+        self._request: AgentRequest | None = None
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
@@ -68,6 +97,7 @@ class AgentWorkflow:
                 non_retryable=True,
             )
         self._trace_id = workflow_telemetry.current_trace_id()
+        self._request = request
         if request.resume is not None:
             self._state = request.resume
         else:
@@ -93,6 +123,114 @@ class AgentWorkflow:
             runs=self._state.runs,
             steps=self._state.steps,
             trace_id=self._trace_id,
+            approvals=self._state.approvals,
+            ignored_signals=self._state.ignored_signals,
+        )
+
+    # --- approvals: signals for the temporal CLI / Web UI, an update for callers ----
+
+    # Untyped on purpose (`*payload`): a payload that does not match would otherwise be
+    # dropped by the SDK before we see it; here it is checked, ignored and shown in status.
+    @workflow.signal(
+        name=APPROVE_SIGNAL,
+        description='Approve a pending tool call: {"approver": "alice", "reason": "..."}',
+    )
+    def approve(self, *payload: Any) -> None:
+        self._on_signal("approve", payload)
+
+    @workflow.signal(
+        name=REJECT_SIGNAL,
+        description='Reject a pending tool call: {"approver": "alice", "reason": "..."}',
+    )
+    def reject(self, *payload: Any) -> None:
+        self._on_signal("reject", payload)
+
+    @workflow.update(
+        name=DECIDE_UPDATE,
+        description="Approve or reject with an answer: refused decisions leave no trace",
+    )
+    def decide(self, request: DecideRequest) -> ApprovalRecord:
+        record = self._check_decision(request)
+        self._apply_decision(record, request.decision, request, "update")
+        return record
+
+    @decide.validator
+    def _validate_decide(self, request: DecideRequest) -> None:
+        # Runs before anything is written to history: a refusal here leaves no event.
+        try:
+            self._check_decision(request)
+        except _RefusedError as refused:
+            raise ApplicationError(str(refused), type=refused.kind, non_retryable=True) from None
+
+    def _on_signal(self, decision: Decision, payload: tuple[Any, ...]) -> None:
+        try:
+            if len(payload) != 1:
+                raise _RefusedError("invalid", f"expected one argument, {SIGNAL_HELP}")
+            try:
+                request = DecisionRequest.model_validate(payload[0])
+            except ValidationError as error:
+                raise _RefusedError(
+                    "invalid", f"{_describe(error)}; expected {SIGNAL_HELP}"
+                ) from None
+            record = self._check_decision(request)
+        except _RefusedError as refused:
+            note = f"{decision} signal ignored ({refused.kind}): {refused}"
+            workflow.logger.warning(note)
+            ignored = [*self._state.ignored_signals, note]
+            self._state.ignored_signals = ignored[-MAX_IGNORED_SIGNALS:]
+            return
+        self._apply_decision(record, decision, request, "signal")
+
+    def _check_decision(self, request: DecisionRequest) -> ApprovalRecord:
+        approvals = self._state.approvals
+        pending = [record for record in approvals if record.state == "pending"]
+        if request.approval_id is None:
+            if not pending:
+                raise _RefusedError("nothing_pending", "nothing is awaiting approval in this run")
+            if len(pending) > 1:
+                ids = ", ".join(record.approval_id for record in pending)
+                raise _RefusedError("invalid", f"several approvals are pending ({ids}); name one")
+            record = pending[0]
+        else:
+            found = [record for record in approvals if record.approval_id == request.approval_id]
+            if not found:
+                waiting = ", ".join(record.approval_id for record in pending) or "none"
+                raise _RefusedError(
+                    "unknown_approval",
+                    f"no approval {request.approval_id!r} in this run (pending: {waiting})",
+                )
+            record = found[0]
+        if record.state != "pending":
+            by = f" by {record.decided_by}" if record.decided_by else ""
+            raise _RefusedError(
+                "already_decided",
+                f"approval {record.approval_id} was already decided: {record.state}{by}",
+            )
+        if not record.policy.allows(request.approver):
+            raise _RefusedError(
+                "not_allowed",
+                f"{request.approver!r} is not allowed to decide approval {record.approval_id}",
+            )
+        return record
+
+    def _apply_decision(
+        self,
+        record: ApprovalRecord,
+        decision: Decision,
+        request: DecisionRequest,
+        via: str,
+    ) -> None:
+        record.state = "approved" if decision == "approve" else "rejected"
+        record.decided_by = request.approver
+        record.reason = request.reason
+        record.decided_at = workflow.now()
+        record.via = "signal" if via == "signal" else "update"
+        workflow.logger.info(
+            "approval %s %s by %s via %s",
+            record.approval_id,
+            record.state,
+            record.decided_by,
+            via,
         )
 
     async def _loop(self, request: AgentRequest) -> str:
@@ -192,7 +330,7 @@ class AgentWorkflow:
         activity_id = f"tool-{state.step}-{call.name}" + (f"-{repeat + 1}" if repeat else "")
         if call.error is not None:
             return self._tool_error(activity_id, call, call.error)
-        refusal = await self._before_tool(call)
+        refusal = await self._before_tool(call, activity_id)
         if refusal is not None:
             self._record_tool(activity_id, call, "skipped", refusal)
             return refusal
@@ -222,15 +360,67 @@ class AgentWorkflow:
         )
         return result.output
 
-    async def _before_tool(self, call: ToolCall) -> str | None:
-        """Seam for the approval gate: a call with ``requires_approval`` waits here.
+    async def _before_tool(self, call: ToolCall, activity_id: str) -> str | None:
+        """The approval gate: a call that needs approval waits here for a human.
 
-        Return None to run the tool, or a message (sent to the model instead of a
-        tool result) to skip it. Today every call runs. When a decision arrives,
-        call ``workflow_telemetry.approval_decided(...)`` so the wait and the
-        decision reach the metrics and the run's trace.
+        Returns None to run the tool, or the text the model gets instead of a tool
+        result. A call recorded without a policy (histories from before the gate)
+        runs as it did then, so old runs replay unchanged.
         """
-        return None
+        policy = call.approval_policy
+        if not call.requires_approval or policy is None:
+            return None
+        request = self._request
+        now = workflow.now()
+        timeout = timedelta(seconds=policy.timeout_seconds)
+        last_assistant = next(
+            (m.content for m in reversed(self._state.messages) if m.role == "assistant"), None
+        )
+        record = ApprovalRecord(
+            approval_id=activity_id,
+            tool=call.name,
+            arguments=call.arguments,
+            context=ApprovalContext(
+                task=request.task if request else "",
+                step=self._state.step,
+                user_id=request.user_id if request else None,
+                tenant_id=request.tenant_id if request else None,
+                assistant_message=last_assistant,
+            ),
+            requested_at=now,
+            expires_at=now + timeout,
+            policy=policy,
+        )
+        self._state.approvals.append(record)
+        self._run_state = "awaiting_approval"
+        workflow.upsert_search_attributes([AWAITING_APPROVAL.value_set(True)])
+        workflow.logger.info("approval %s: %s awaits a decision", activity_id, call.name)
+        try:
+            await workflow.wait_condition(lambda: record.state != "pending", timeout=timeout)
+        except TimeoutError:  # asyncio.TimeoutError is TimeoutError on 3.11+
+            record.state = "timed_out"
+            record.decided_at = workflow.now()
+            record.via = "timeout"
+            workflow.logger.warning("approval %s timed out", activity_id)
+        workflow.upsert_search_attributes([AWAITING_APPROVAL.value_set(False)])
+        # The wait and the decision reach the metrics and the run's trace.
+        workflow_telemetry.approval_decided(
+            tool=call.name, decision=record.state, waited=workflow.now() - now
+        )
+        if record.state == "approved":
+            return None
+        if record.state == "rejected":
+            message = f"rejected by {record.decided_by}" + (
+                f": {record.reason}" if record.reason else ""
+            )
+            end_run = policy.on_reject == "end_run"
+        else:
+            message = f"rejected: no decision within {policy.timeout_seconds:g} s (timed out)"
+            end_run = policy.on_timeout == "end_run"
+        if end_run:
+            self._record_tool(activity_id, call, "skipped", message)
+            raise _RunEndError("rejected", f"{call.name} ({activity_id}) {message}")
+        return message
 
     def _tool_error(
         self, activity_id: str, call: ToolCall, message: str, duration: float = 0.0
@@ -254,6 +444,7 @@ class AgentWorkflow:
         duration: float = 0.0,
         attempt: int = 1,
     ) -> None:
+        approval = next((a for a in self._state.approvals if a.approval_id == activity_id), None)
         self._state.steps.append(
             StepRecord.model_validate(
                 {
@@ -264,6 +455,7 @@ class AgentWorkflow:
                     "outcome": outcome,
                     "detail": detail,
                     "duration_seconds": duration,
+                    "approval": approval.model_copy() if approval else None,
                     "attempt": attempt,
                 }
             )
@@ -301,11 +493,19 @@ class AgentWorkflow:
             runs=self._state.runs,
             steps=self._state.steps,
             trace_id=self._trace_id,
+            approvals=self._state.approvals,
         )
 
 
 def _since(started: datetime) -> float:
     return round((workflow.now() - started).total_seconds(), 3)
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in detail['loc']) or 'payload'}: {detail['msg']}"
+        for detail in error.errors()
+    )
 
 
 def _cause(error: ActivityError) -> str:
