@@ -99,9 +99,14 @@ async def run_json(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     try:
         report: dict[str, Any] = json.loads(out)
     except json.JSONDecodeError:
-        raise RuntimeError(f"{command[:3]} failed ({process.returncode}): {err.decode()[-2000:]}")
+        detail = err.decode()[-2000:]
+        raise RuntimeError(f"{command[:3]} failed ({process.returncode}): {detail}") from None
     report.pop("samples", None)
     return report
+
+
+class EarlyRetryError(Exception):
+    """The step was retried before the kill, so this trial measures nothing."""
 
 
 class Bench:
@@ -141,16 +146,37 @@ class Bench:
         return start([self.slug_bin, "worker"], {**env, "AGENT_HEALTH_PORT": str(free_port())})
 
     async def service_load(self, runs: int, concurrency: int) -> dict[str, Any]:
-        command = [self.slug_bin, "loadtest", "--runs", str(runs), "--concurrency",
-                   str(concurrency), "--llm-latency-ms", str(self.args.latency_ms), "--json"]
+        command = [
+            self.slug_bin,
+            "loadtest",
+            "--runs",
+            str(runs),
+            "--concurrency",
+            str(concurrency),
+            "--llm-latency-ms",
+            str(self.args.latency_ms),
+            "--json",
+        ]
         return await run_json(command, self.service_env)
 
     async def bare_load(
         self, runs: int, concurrency: int, queue: str = "bench-bare"
     ) -> dict[str, Any]:
-        command = [sys.executable, str(BENCH / "bare.py"), "load", "--address", self.address,
-                   "--queue", queue, "--runs", str(runs), "--concurrency", str(concurrency),
-                   "--llm-latency-ms", str(self.args.latency_ms)]
+        command = [
+            sys.executable,
+            str(BENCH / "bare.py"),
+            "load",
+            "--address",
+            self.address,
+            "--queue",
+            queue,
+            "--runs",
+            str(runs),
+            "--concurrency",
+            str(concurrency),
+            "--llm-latency-ms",
+            str(self.args.latency_ms),
+        ]
         return await run_json(command, {})
 
     async def pair(self, runs: int, concurrency: int) -> dict[str, Any]:
@@ -186,17 +212,23 @@ class Bench:
         models = importlib.import_module(f"{package}.models")
         runs = importlib.import_module(f"{package}.runs")
         plugin = importlib.import_module(f"{package}.plugin")
-        send = {"name": "send_email",
-                "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"}}
+        send = {
+            "name": "send_email",
+            "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
+        }
         first: dict[str, Any] = {"tool_calls": [send]}
         if kind == "llm":
             first["faults"] = [{"delay_seconds": 60, "times": 1}]
         script = fake_llm.Script.model_validate({"turns": [first, {"content": "done"}]})
         fake = fake_llm.FakeLlmServer(script, outbox_hold_first=kind == "tool").start()
         queue = f"bench-recovery-{kind}-{trial}"
-        env = {**self.service_env, "AGENT_TASK_QUEUE": queue,
-               "OPENAI_BASE_URL": fake.base_url, "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
-               "AGENT_APPROVAL_TOOLS": '{"send_email": false}'}
+        env = {
+            **self.service_env,
+            "AGENT_TASK_QUEUE": queue,
+            "OPENAI_BASE_URL": fake.base_url,
+            "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
+            "AGENT_APPROVAL_TOOLS": '{"send_email": false}',
+        }
         busy = self.worker(env)
         standby: subprocess.Popen[bytes] | None = None
         try:
@@ -217,18 +249,28 @@ class Bench:
             busy.wait()
             fake.release.set()
             deadline = killed + 60
-            while True:
-                again = (fake.outbox_times[1:] if kind == "tool"
-                         else [call.at for call in fake.completions()])
-                if again:
-                    break
+
+            def arrivals() -> list[float]:
+                # The first request (held, or hanging) is the one the kill interrupts.
+                if kind == "tool":
+                    return list(fake.outbox_times[1:])
+                return [call.at for call in fake.completions()]
+
+            while not [at for at in arrivals() if at > killed]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{kind} step never ran again")
                 await asyncio.sleep(0.01)
+            early = [at for at in arrivals() if at <= killed]
+            if early:
+                # Retried before the kill (a heartbeat missed on a starved machine):
+                # not a measurement of recovery; the caller counts it and tries again.
+                ahead = killed - early[0]
+                raise EarlyRetryError(f"{kind} step retried {ahead:.1f} s before the kill")
+            again = min(at for at in arrivals() if at > killed)
             result = await asyncio.wait_for(handle.result(), 60)
             if result.status != "completed":
                 raise RuntimeError(f"recovery run ended {result.status}: {result.reason}")
-            return again[0] - killed
+            return again - killed
         finally:
             stop(busy)
             if standby is not None:
@@ -247,15 +289,21 @@ class Bench:
         models = importlib.import_module(f"{package}.models")
         runs = importlib.import_module(f"{package}.runs")
         plugin = importlib.import_module(f"{package}.plugin")
-        send = {"name": "send_email",
-                "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"}}
+        send = {
+            "name": "send_email",
+            "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
+        }
         script = fake_llm.Script.model_validate(
             {"turns": [{"tool_calls": [send]}, {"content": "done"}]}
         )
         fake = fake_llm.FakeLlmServer(script).start()
         queue = "bench-approval"
-        env = {**self.service_env, "AGENT_TASK_QUEUE": queue,
-               "OPENAI_BASE_URL": fake.base_url, "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url}
+        env = {
+            **self.service_env,
+            "AGENT_TASK_QUEUE": queue,
+            "OPENAI_BASE_URL": fake.base_url,
+            "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
+        }
         worker = self.worker(env)
         samples: list[float] = []
         try:
@@ -306,14 +354,22 @@ class Bench:
                 "llm_heartbeat_timeout_seconds": policies.LLM_HEARTBEAT_TIMEOUT.total_seconds(),
             }
             for kind in ("tool", "llm") if args.recovery_trials else ():
-                samples = []
-                for trial in range(args.recovery_trials):
-                    log(f"recovery after SIGKILL mid {kind} step, trial {trial + 1}")
-                    samples.append(await self.recovery(kind, trial))
+                samples: list[float] = []
+                discarded: list[str] = []
+                trial = 0
+                while len(samples) < args.recovery_trials and len(discarded) < 3:
+                    trial += 1
+                    log(f"recovery after SIGKILL mid {kind} step, trial {trial}")
+                    try:
+                        samples.append(await self.recovery(kind, trial))
+                    except EarlyRetryError as error:
+                        log(f"discarded: {error}")
+                        discarded.append(str(error))
                 recovery[kind] = {
                     "samples_seconds": samples,
                     "median_seconds": statistics.median(samples),
                     "max_seconds": max(samples),
+                    "discarded": discarded,
                 }
             approval: dict[str, Any] = {}
             if args.approval_trials:

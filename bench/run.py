@@ -54,15 +54,32 @@ def prepare(work: Path, reinstall: bool) -> tuple[Path, str, str]:
         log(f"creating {venv} and installing {slug} (pip install -e '.[dev]')")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-e", f"{project}[dev]"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-e",
+                f"{project}[dev]",
+            ],
             check=True,
         )
     else:
         log(f"reusing {venv}; installing the freshly rendered {slug}")
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--no-deps", "-e", str(project)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "-e",
+                str(project),
+            ],
             check=True,
         )
     return python, slug, package
@@ -82,9 +99,15 @@ def machine(python: Path) -> dict[str, Any]:
         kb = int(meminfo.read_text().split("MemTotal:", 1)[1].split()[0])
         memory = f"{kb / 1024 / 1024:.1f} GiB"
     versions = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m, platform; "
-         "print(platform.python_version(), m.version('temporalio'), m.version('openai'))"],
-        capture_output=True, text=True, check=True,
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m, platform; "
+            "print(platform.python_version(), m.version('temporalio'), m.version('openai'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     temporal = subprocess.run(
         [str(python.parent / "temporal"), "--version"], capture_output=True, text=True, check=False
@@ -119,10 +142,14 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "single_run_ratio": single["service"]["p50_seconds"] / single["bare"]["p50_seconds"],
         "single_run_ratio_no_eager": single["service"]["p50_seconds"]
         / single["bare_no_eager"]["p50_seconds"],
-        "per_step_overhead_ms_single": (single["service"]["p50_seconds"]
-                                        - single["bare"]["p50_seconds"]) / steps * 1000,
-        "per_step_overhead_ms_loaded": (tp["service"]["p50_seconds"]
-                                        - tp["bare"]["p50_seconds"]) / steps * 1000,
+        "per_step_overhead_ms_single": (
+            single["service"]["p50_seconds"] - single["bare"]["p50_seconds"]
+        )
+        / steps
+        * 1000,
+        "per_step_overhead_ms_loaded": (tp["service"]["p50_seconds"] - tp["bare"]["p50_seconds"])
+        / steps
+        * 1000,
     }
     recovery = raw.get("recovery", {})
     for kind in ("tool", "llm"):
@@ -180,7 +207,6 @@ def markdown(result: dict[str, Any]) -> str:
         f"| latency p95 | {single['bare']['p95_seconds'] * 1000:.0f} ms | "
         f"{single['service']['p95_seconds'] * 1000:.0f} ms | "
         f"{single['service']['p95_seconds'] / single['bare']['p95_seconds']:.2f} |",
-        "",
         f"| latency p50, bare without eager activity dispatch | "
         f"{single['bare_no_eager']['p50_seconds'] * 1000:.0f} ms | "
         f"{single['service']['p50_seconds'] * 1000:.0f} ms | "
@@ -202,6 +228,9 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for kind in ("tool", "llm"):
             samples = ", ".join(f"{s:.2f}" for s in recovery[kind]["samples_seconds"])
+            discarded = len(recovery[kind].get("discarded", []))
+            if discarded:
+                samples += f" ({discarded} discarded: retried before the kill)"
             lines.append(
                 f"| {kind} | {recovery[f'{kind}_heartbeat_timeout_seconds']:g} s | {samples} s | "
                 f"{recovery[kind]['max_seconds']:.2f} s | "
@@ -220,22 +249,34 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("**Approval signal to resume**: not measured (`--approval-trials 0`).")
     lines += ["", "**Targets** (reported, not asserted):", ""]
     checks = [
-        (f"throughput >= {TARGETS['throughput_ratio']} x bare",
-         f"{summary['throughput_ratio']:.2f}",
-         summary["throughput_ratio"] >= TARGETS["throughput_ratio"]),
+        (
+            f"throughput >= {TARGETS['throughput_ratio']} x bare",
+            f"{summary['throughput_ratio']:.2f}",
+            summary["throughput_ratio"] >= TARGETS["throughput_ratio"],
+        ),
         ("zero errors", str(summary["service_errors"]), summary["service_errors"] == 0),
-        (f"p95 <= {TARGETS['p95_ratio']} x bare", f"{summary['p95_ratio']:.2f}",
-         summary["p95_ratio"] <= TARGETS["p95_ratio"]),
-        (f"single-run latency <= {TARGETS['single_run_ratio']} x bare",
-         f"{summary['single_run_ratio']:.2f}",
-         summary["single_run_ratio"] <= TARGETS["single_run_ratio"]),
+        (
+            f"p95 <= {TARGETS['p95_ratio']} x bare",
+            f"{summary['p95_ratio']:.2f}",
+            summary["p95_ratio"] <= TARGETS["p95_ratio"],
+        ),
+        (
+            f"single-run latency <= {TARGETS['single_run_ratio']} x bare",
+            f"{summary['single_run_ratio']:.2f}",
+            summary["single_run_ratio"] <= TARGETS["single_run_ratio"],
+        ),
     ]
     for kind in ("tool", "llm"):
         if f"recovery_{kind}_max_seconds" in summary:
             worst = summary[f"recovery_{kind}_max_seconds"]
             budget = summary[f"recovery_{kind}_budget_seconds"]
-            checks.append((f"recovery ({kind}) within heartbeat timeout + 2 s",
-                           f"{worst:.2f} s", worst <= budget))
+            checks.append(
+                (
+                    f"recovery ({kind}) within heartbeat timeout + 2 s",
+                    f"{worst:.2f} s",
+                    worst <= budget,
+                )
+            )
     lines += ["| target | measured | |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in checks]
     if approval:
@@ -274,14 +315,30 @@ def main() -> None:
     started = dt.datetime.now(dt.UTC)
     before = loadavg()
     harness = [
-        str(python), str(BENCH / "harness.py"), "--slug", slug, "--package", package,
-        "--runs", str(args.runs), "--concurrency", str(args.concurrency),
-        "--latency-ms", str(args.latency_ms), "--single-runs", str(args.single_runs),
-        "--warmup-runs", str(args.warmup_runs), "--recovery-trials", str(args.recovery_trials),
-        "--approval-trials", str(args.approval_trials),
+        str(python),
+        str(BENCH / "harness.py"),
+        "--slug",
+        slug,
+        "--package",
+        package,
+        "--runs",
+        str(args.runs),
+        "--concurrency",
+        str(args.concurrency),
+        "--latency-ms",
+        str(args.latency_ms),
+        "--single-runs",
+        str(args.single_runs),
+        "--warmup-runs",
+        str(args.warmup_runs),
+        "--recovery-trials",
+        str(args.recovery_trials),
+        "--approval-trials",
+        str(args.approval_trials),
     ]
-    done = subprocess.run(harness, cwd=args.work, capture_output=False, stdout=subprocess.PIPE,
-                          text=True, check=False)
+    done = subprocess.run(
+        harness, cwd=args.work, capture_output=False, stdout=subprocess.PIPE, text=True, check=False
+    )
     if done.returncode != 0:
         sys.exit(f"bench: the harness failed (exit {done.returncode})")
     raw = json.loads(done.stdout)
