@@ -7,13 +7,13 @@ downloaded while the tests run.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.support import CONFIG_PREFIXES, free_port, required_binary
+from tests.support import CONFIG_PREFIXES, BaoDevServer, free_port, required_binary
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +44,12 @@ def temporal_address(temporal_dev_server: WorkflowEnvironment) -> str:
 def closed_address() -> str:
     """An address on which nothing listens, to see how failures are reported."""
     return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def bao_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoDevServer]:
+    """A real OpenBao dev server for the whole session (in memory, root token known)."""
+    server = BaoDevServer(log_path=tmp_path_factory.mktemp("bao") / "bao.log")
+    server.start()
+    yield server
+    server.stop()

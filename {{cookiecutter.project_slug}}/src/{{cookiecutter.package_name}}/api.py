@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from . import SERVICE_NAME, __version__
 from .config import Settings
-from .health import check_temporal
+from .health import readiness
 
 
 class DependencyReport(BaseModel):
@@ -33,13 +33,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/health/ready")
     async def ready(response: Response) -> HealthReport:
-        temporal = await check_temporal(settings)
+        checks = await readiness(settings)
+        healthy = all(check.healthy for check in checks)
         report = HealthReport(
-            status="ok" if temporal.healthy else "unhealthy",
+            status="ok" if healthy else "unhealthy",
             version=__version__,
-            dependencies=[DependencyReport(**vars(temporal))],
+            dependencies=[DependencyReport(**vars(check)) for check in checks],
         )
-        if not temporal.healthy:
+        if not healthy:
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return report
 

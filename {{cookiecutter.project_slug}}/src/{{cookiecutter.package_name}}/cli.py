@@ -13,7 +13,10 @@ import typer
 
 from . import SERVICE_NAME, __version__
 from .config import ConfigError, Settings, load_settings
-from .health import check_temporal
+from .health import readiness
+{%- if cookiecutter.secrets_backend == "vault" %}
+from .secrets_cli import secrets_app
+{%- endif %}
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIG_ERROR = 2
@@ -42,11 +45,12 @@ def show_config() -> None:
 
 @app.command()
 def healthcheck() -> None:
-    """Exit 0 when Temporal answers its health check, 1 otherwise."""
+    """Exit 0 when Temporal (and Vault, when it holds the secrets) are healthy, 1 otherwise."""
     settings = load_settings()
-    status = asyncio.run(check_temporal(settings))
-    typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
-    if not status.healthy:
+    statuses = asyncio.run(readiness(settings))
+    for status in statuses:
+        typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
+    if not all(status.healthy for status in statuses):
         raise typer.Exit(EXIT_UNHEALTHY)
 
 
@@ -62,6 +66,30 @@ def api() -> None:
 
     settings = load_settings()
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+{%- endif %}
+{%- if cookiecutter.secrets_backend == "vault" %}
+
+
+app.add_typer(secrets_app)
+{%- endif %}
+{%- if cookiecutter.payload_encryption %}
+
+
+@app.command("codec-server")
+def codec_server() -> None:
+    """Serve the payload codec endpoint (/codec/encode, /codec/decode) for the Web UI and CLI."""
+    import uvicorn
+
+    from .codec import codec_from_settings
+    from .codec_server import create_codec_app, endpoint_token_source
+    from .secrets import create_provider
+
+    settings = load_settings()
+    provider = create_provider(settings)
+    app_ = create_codec_app(
+        settings, codec_from_settings(settings, provider), endpoint_token_source(provider)
+    )
+    uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port)
 {%- endif %}
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from .config import Settings
+from .secrets import SecretProvider, create_provider
 from .temporal_client import TemporalUnavailableError, connect
 
 
@@ -27,6 +28,32 @@ async def check_temporal(settings: Settings) -> DependencyStatus:
     if not serving:
         return DependencyStatus("temporal", healthy=False, detail="server up but not serving")
     return DependencyStatus("temporal", healthy=True, detail="serving")
+
+
+async def check_secrets(
+    settings: Settings, provider: SecretProvider | None = None
+) -> DependencyStatus:
+    """The secret store: with the worker's ``provider``, also that it can authenticate."""
+    name = "vault" if settings.secrets_backend == "vault" else "secrets"
+    if provider is not None:
+        status = await provider.health()
+    else:
+        probe = create_provider(settings)
+        try:
+            status = await probe.server_health()
+        finally:
+            await probe.aclose()
+    return DependencyStatus(name, healthy=status.healthy, detail=status.detail)
+
+
+async def readiness(
+    settings: Settings, provider: SecretProvider | None = None
+) -> list[DependencyStatus]:
+    """Every dependency a ready service needs: Temporal, and Vault when it holds the secrets."""
+    checks = [await check_temporal(settings)]
+    if settings.secrets_backend == "vault":
+        checks.append(await check_secrets(settings, provider))
+    return checks
 
 
 def _seconds(settings: Settings) -> timedelta:

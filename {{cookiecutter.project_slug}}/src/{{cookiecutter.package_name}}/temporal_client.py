@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 
 from .config import Environment, Settings
-from .plugin import service_plugin
+from .plugin import payload_codec, service_plugin
 
 
 class TemporalUnavailableError(Exception):
@@ -33,9 +33,10 @@ def connect_config(settings: Settings) -> dict[str, Any]:
 async def connect(settings: Settings) -> Client:
     config = connect_config(settings)
     address = config["target_host"]
+    plugin = service_plugin(payload_codec(settings))
     try:
         return await asyncio.wait_for(
-            Client.connect(**config, plugins=[service_plugin()]),
+            Client.connect(**config, plugins=[plugin]),
             timeout=settings.temporal_connect_timeout_seconds,
         )
     except (TimeoutError, RuntimeError) as error:
