@@ -112,13 +112,8 @@ class Settings(BaseSettings):
                 f"{env_var_name('vault_k8s_role')} is required when "
                 f"{ENV_PREFIX}VAULT_AUTH=kubernetes (the Vault role bound to the service account)"
             )
-        if self.env is Environment.PRODUCTION and self.vault_auth == "token":
-            token = self.vault_token.get_secret_value() if self.vault_token else ""
-            if token.strip().lower() in PLACEHOLDER_VALUES:
-                problems.append(
-                    "VAULT_TOKEN is missing or a placeholder; in production prefer "
-                    f"{ENV_PREFIX}VAULT_AUTH=approle or kubernetes"
-                )
+        # A missing or placeholder VAULT_TOKEN is reported by the provider at
+        # login (and by readiness), where it can name the Vault address too.
         return problems
 
     def deployment_problems(self) -> list[str]:

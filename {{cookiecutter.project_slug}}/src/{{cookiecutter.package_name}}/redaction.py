@@ -127,12 +127,16 @@ class ScrubRendered:
     def __init__(self, registry: SecretRegistry = SECRET_VALUES) -> None:
         self._registry = registry
 
-    def __call__(self, logger: object, method_name: str, rendered: str | bytes) -> str | bytes:
+    def __call__(self, logger: object, method_name: str, rendered: Any) -> Any:
+        # ``rendered`` is the renderer's output (str or bytes); typed Any because
+        # structlog types every processor as taking an event dict.
         if isinstance(rendered, bytes):
             text = rendered.decode("utf-8", "replace")
             scrubbed = self._registry.scrub(text)
             return rendered if scrubbed == text else scrubbed.encode()
-        return self._registry.scrub(rendered)
+        if isinstance(rendered, str):
+            return self._registry.scrub(rendered)
+        return rendered
 
 
 def redact_secrets(

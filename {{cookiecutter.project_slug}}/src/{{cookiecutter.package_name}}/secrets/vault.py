@@ -112,8 +112,14 @@ class VaultSecretProvider(SecretProvider):
         self._renewable = False
         self._children: dict[str, tuple[str, float]] = {}
         self._policies: list[str] = []
+        self._accessor = ""
 
     # -- public -----------------------------------------------------------
+
+    @property
+    def accessor(self) -> str:
+        """The login token's accessor (identifies it for an operator; not a credential)."""
+        return self._accessor
 
     @property
     def login_policies(self) -> list[str]:
@@ -209,16 +215,19 @@ class VaultSecretProvider(SecretProvider):
                 self._client.token = token
                 data = self._client.auth.token.lookup_self()["data"]
                 lease, renewable, policies = data["ttl"], data["renewable"], data["policies"]
+                accessor = data["accessor"]
             else:
                 auth = self._login_request()
                 token = auth["client_token"]
                 self._client.token = token
                 lease, renewable = auth["lease_duration"], auth["renewable"]
                 policies = auth["token_policies"]
+                accessor = auth["accessor"]
         except (vault_errors.VaultError, requests.RequestException) as error:
             raise _LoginFailedError(error) from error
         self._registry.add(token)
         self._policies = list(policies or [])
+        self._accessor = accessor
         self._ttl = float(lease or 0)
         self._expires_at = self._clock() + self._ttl if self._ttl else None
         self._renewable = bool(renewable)
@@ -253,6 +262,13 @@ class VaultSecretProvider(SecretProvider):
             )
         auth: dict[str, Any] = response["auth"]
         return auth
+
+    def _login_token_alive(self) -> bool:
+        try:
+            self._client.auth.token.lookup_self()
+        except vault_errors.Forbidden:
+            return False
+        return True
 
     def _next_check_in(self) -> float:
         if self._expires_at is None:
@@ -305,13 +321,26 @@ class VaultSecretProvider(SecretProvider):
     def _read_blocking(self, scope: SecretScope, path: str) -> dict[str, str]:
         policy = scope.policy_name(self._settings.vault_prefix)
 
-        def read() -> Any:
+        def attempt() -> Any:
             token = self._child_token(scope)
             return self._new_client(token).secrets.kv.v2.read_secret_version(
                 path=f"{self._settings.vault_prefix}/{path}",
                 mount_point=self._settings.vault_kv_mount,
                 raise_on_deleted_version=True,
             )
+
+        def read() -> Any:
+            try:
+                return attempt()
+            except vault_errors.Forbidden:
+                if self._login_token_alive():
+                    raise  # a real denial: the policy does not grant this path
+                # The login token was revoked or expired (and its children with
+                # it): start over once with a fresh login.
+                with self._lock:
+                    self._logged_in = False
+                    self._children.clear()
+                return attempt()
 
         response = self._checked(read, "reading", policy, kv_api_path(self._settings, path))
         data = response["data"]["data"] or {}
