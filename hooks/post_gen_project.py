@@ -43,6 +43,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             PACKAGE / "codec_server.py",
             Path("tests") / "test_codec.py",
             Path("tests") / "test_codec_server.py",
+            Path("tests") / "test_payload_encryption.py",
             Path("deploy") / "vault" / "policies" / "codec.hcl",
         ]
     return removed

@@ -21,12 +21,11 @@ CODEC_CURRENT_KEY_FIELD = "current_key_id"
 CODEC_KEY_FIELD_PREFIX = "key."
 CODEC_ENDPOINT_TOKEN_FIELD = "endpoint_token"  # noqa: S105 - a field name, not a value
 
-SERVICE_SCOPES: tuple[SecretScope, ...] = (
-    LLM_SCOPE,
 {%- if cookiecutter.payload_encryption %}
-    CODEC_SCOPE,
+SERVICE_SCOPES: tuple[SecretScope, ...] = (LLM_SCOPE, CODEC_SCOPE)
+{%- else %}
+SERVICE_SCOPES: tuple[SecretScope, ...] = (LLM_SCOPE,)
 {%- endif %}
-)
 
 
 class SecretConsumer(Protocol):
