@@ -88,7 +88,7 @@ def test_healthcheck_reports_vault(bao_server: BaoDevServer, temporal_address: s
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         "temporal: ok (serving)",
-        f"vault: ok (serving at {bao_server.address} (version {version(result.stdout)}))",
+        f"vault: ok (serving at {bao_server.address}, version {version(result.stdout)})",
     ]
 
 
@@ -102,4 +102,4 @@ def test_healthcheck_fails_naming_vault_when_it_is_down(temporal_address: str) -
 
 
 def version(output: str) -> str:
-    return output.split("(version ", 1)[1].split(")", 1)[0]
+    return output.split(", version ", 1)[1].split(")", 1)[0]

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.health import check_secrets
 from {{ cookiecutter.package_name }}.redaction import SecretRegistry
 from {{ cookiecutter.package_name }}.secrets import (
@@ -20,7 +21,12 @@ from {{ cookiecutter.package_name }}.secrets import (
     SecretUnavailableError,
     create_provider,
 )
-from {{ cookiecutter.package_name }}.secrets.vault import VaultSealedError, VaultSecretProvider
+from {{ cookiecutter.package_name }}.secrets.vault import (
+    DEV_ROOT_TOKEN,
+    VaultSealedError,
+    VaultSecretProvider,
+    configured_token,
+)
 from {{ cookiecutter.package_name }}.secrets.vault_admin import approle_credentials
 
 from tests.support import BaoDevServer, free_port
@@ -158,10 +164,16 @@ async def test_a_wrong_token_is_a_config_error_naming_vault_token(layout: Layout
     assert "s.not-a-real-token" not in str(caught.value)
 
 
-async def test_placeholder_token_is_refused_before_calling_vault(layout: Layout) -> None:
-    provider = VaultSecretProvider(layout.settings(VAULT_TOKEN="changeme"))
+async def test_placeholder_token_is_refused_outside_development(layout: Layout) -> None:
+    provider = VaultSecretProvider(layout.settings(VAULT_TOKEN="changeme", env="production"))
     with pytest.raises(SecretConfigError, match="VAULT_TOKEN is missing or a placeholder"):
         await provider.ensure_token()
+
+
+@pytest.mark.parametrize("token", [None, "changeme"])
+def test_development_falls_back_to_the_dev_servers_token(token: str | None) -> None:
+    assert configured_token(Settings.model_validate({"VAULT_TOKEN": token})) == DEV_ROOT_TOKEN
+    assert configured_token(Settings.model_validate({"VAULT_TOKEN": "s.real"})) == "s.real"
 
 
 async def test_approle_login_works(layout: Layout) -> None:

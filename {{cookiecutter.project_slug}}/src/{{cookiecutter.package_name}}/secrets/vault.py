@@ -43,7 +43,8 @@ _T = TypeVar("_T")
 
 DEV_VAULT_ADDR = "http://127.0.0.1:8200"
 # The root token of the throwaway in-memory dev server that `make vault` and
-# `dev` start; used only when AGENT_ENV=development and VAULT_TOKEN is unset.
+# `dev` start; used only when AGENT_ENV=development and VAULT_TOKEN is unset
+# (or still the .env.example placeholder).
 DEV_ROOT_TOKEN = "dev-root"  # noqa: S105 - a dev-server constant, not a credential
 # Renew (or log in again) once less than this share of the token's TTL is left.
 RENEW_AT_FRACTION = 1 / 3
@@ -73,14 +74,15 @@ def token_role_name(prefix: str) -> str:
 def configured_token(settings: Settings) -> str:
     """``VAULT_TOKEN``; in development, the dev server's token when it is unset."""
     token = settings.vault_token.get_secret_value() if settings.vault_token else ""
-    if not token and settings.env is Environment.DEVELOPMENT:
-        return DEV_ROOT_TOKEN
-    if token.strip().lower() in PLACEHOLDER_VALUES:
-        raise SecretConfigError(
-            f"VAULT_TOKEN is missing or a placeholder (Vault at {vault_address(settings)}); "
-            f"in development unset it to use the dev server's token {DEV_ROOT_TOKEN!r}"
-        )
-    return token
+    if token.strip().lower() not in PLACEHOLDER_VALUES:
+        return token
+    if settings.env is Environment.DEVELOPMENT:
+        return DEV_ROOT_TOKEN  # `cp .env.example .env` + `make vault` just works
+    raise SecretConfigError(
+        f"VAULT_TOKEN is missing or a placeholder (Vault at {vault_address(settings)}, "
+        f"AGENT_ENV={settings.env.value}); set a real token or use "
+        "AGENT_VAULT_AUTH=approle / kubernetes"
+    )
 
 
 def kv_api_path(settings: Settings, path: str) -> str:
@@ -432,8 +434,10 @@ class VaultSecretProvider(SecretProvider):
 
 
 def _first_line(error: Exception) -> str:
+    """Vault's own reason, without hvac's "N errors occurred" and ", on post <url>" noise."""
     lines = [line.strip(" *\t") for line in str(error).splitlines() if line.strip(" *\t")]
-    return lines[1] if len(lines) > 1 and lines[0].endswith("occurred:") else (lines or [""])[0]
+    line = lines[1] if len(lines) > 1 and lines[0].endswith("occurred:") else (lines or [""])[0]
+    return line.split(", on ", 1)[0]
 
 
 def server_health(settings: Settings, session: requests.Session | None = None) -> SecretsHealth:
@@ -459,4 +463,4 @@ def server_health(settings: Settings, session: requests.Session | None = None) -
     if response.status_code not in (200, 429, 472, 473):
         return SecretsHealth(False, f"Vault at {address} answered HTTP {response.status_code}")
     version = response.json().get("version", "?")
-    return SecretsHealth(True, f"serving at {address} (version {version})")
+    return SecretsHealth(True, f"serving at {address}, version {version}")
