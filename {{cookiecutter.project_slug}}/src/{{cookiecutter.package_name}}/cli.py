@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
+from typing import NoReturn
 
 import typer
 
@@ -99,9 +102,30 @@ def _public_view(settings: Settings) -> dict[str, object]:
 
 
 def main() -> None:
+    code: int = 0
     try:
         app()
     except ConfigError as error:
         for problem in error.problems:
             typer.echo(f"config error: {problem} (see .env.example)", err=True)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
+        code = EXIT_CONFIG_ERROR
+    except SystemExit as exit_:
+        code = _exit_code(exit_)
+    _exit_without_teardown(code)
+
+
+def _exit_code(exit_: SystemExit) -> int:
+    if exit_.code is None or isinstance(exit_.code, int):
+        return exit_.code or 0
+    typer.echo(str(exit_.code), err=True)
+    return 1
+
+
+def _exit_without_teardown(code: int) -> NoReturn:
+    # Temporal's Rust core keeps background threads that can crash the
+    # interpreter while it finalizes (temporalio/sdk-python#300), turning a
+    # clean exit into SIGSEGV. Flush what we printed and leave directly, so
+    # the exit code a container HEALTHCHECK sees is the one we chose.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run the template's whole test suite: render every option, lint and type-check
+# each variant, install generated projects and run their own test suites.
+# Extra arguments go to pytest (e.g. `scripts/test.sh -k hooks`).
+source "$(dirname "$0")/_bootstrap.sh"
+bootstrap
+cd "$ROOT"
+exec "$VENV/bin/pytest" tests "$@"
