@@ -65,7 +65,8 @@ async def provider(layout: Layout) -> AsyncIterator[VaultSecretProvider]:
 
 async def test_a_tool_reads_its_own_secret(provider: VaultSecretProvider) -> None:
     assert await provider.get(SEARCH_DOCS, "tools/search_docs", "api_key") == SEARCH_KEY
-    assert await provider.read_scope(SEND_EMAIL) == {"tools/send_email": {"api_key": EMAIL_KEY}}
+    email_secret = {"api_key": EMAIL_KEY}
+    assert await provider.read_scope(SEND_EMAIL) == {"tools/send_email": email_secret}
     assert await provider.get(LLM_SCOPE, "llm", "api_key") == LLM_KEY
 
 

@@ -121,7 +121,7 @@ class SecretProvider(ABC):
         return values[key]
 
     async def read_scope(self, scope: SecretScope) -> dict[str, dict[str, str]]:
-        """Every path the scope declared, as ``{path: {key: value}}``."""
+        """Every path the scope declared, mapped to that path's key/value pairs."""
         return {path: await self.read(scope, path) for path in scope.paths}
 
     def invalidate(self, scope: SecretScope | None = None) -> None:
