@@ -311,3 +311,16 @@ async def test_sealed_vault_is_retryable_named_and_unready(
         assert await provider.get(SEND_EMAIL, "tools/send_email", "api_key") == EMAIL_KEY
     finally:
         server.stop()
+
+
+async def test_maintain_logs_in_and_stops_promptly(layout: Layout) -> None:
+    provider = VaultSecretProvider(layout.settings(), registry=SecretRegistry())
+    stop = asyncio.Event()
+    task = asyncio.create_task(provider.maintain(stop))
+    deadline = asyncio.get_running_loop().time() + 10
+    while not provider.accessor:
+        assert asyncio.get_running_loop().time() < deadline, "maintain never logged in"
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert provider.login_policies == [f"{SERVICE_NAME}-worker"]

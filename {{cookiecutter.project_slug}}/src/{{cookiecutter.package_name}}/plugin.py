@@ -16,6 +16,7 @@ from temporalio.plugin import SimplePlugin
 
 from . import SERVICE_NAME
 from .config import ConfigError, Settings
+from .secrets import SecretProvider
 
 
 def service_plugin(codec: PayloadCodec | None = None) -> SimplePlugin:
@@ -26,8 +27,13 @@ def service_plugin(codec: PayloadCodec | None = None) -> SimplePlugin:
     return SimplePlugin(f"{SERVICE_NAME}.plugin", data_converter=converter)
 
 
-def payload_codec(settings: Settings) -> PayloadCodec | None:
-    """The AES-GCM codec when ``AGENT_PAYLOAD_ENCRYPTION`` is on, else None."""
+def payload_codec(
+    settings: Settings, provider: SecretProvider | None = None
+) -> PayloadCodec | None:
+    """The AES-GCM codec when ``AGENT_PAYLOAD_ENCRYPTION`` is on, else None.
+
+    Pass the worker's ``provider`` so the codec shares its Vault login.
+    """
     if not settings.payload_encryption:
         return None
     try:
@@ -41,5 +47,5 @@ def payload_codec(settings: Settings) -> PayloadCodec | None:
                 "payload encryption (no codec module); unset it"
             ]
         ) from None
-    result: PayloadCodec = codec.codec_from_settings(settings)
+    result: PayloadCodec = codec.codec_from_settings(settings, provider)
     return result

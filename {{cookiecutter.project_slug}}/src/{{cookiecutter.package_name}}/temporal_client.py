@@ -15,6 +15,7 @@ from temporalio.envconfig import ClientConfig
 
 from .config import Environment, Settings
 from .plugin import payload_codec, service_plugin
+from .secrets import SecretProvider
 
 
 class TemporalUnavailableError(Exception):
@@ -30,10 +31,11 @@ def connect_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, provider: SecretProvider | None = None) -> Client:
+    """A client with the service plugin; ``provider`` feeds the payload codec's keys."""
     config = connect_config(settings)
     address = config["target_host"]
-    plugin = service_plugin(payload_codec(settings))
+    plugin = service_plugin(payload_codec(settings, provider))
     try:
         return await asyncio.wait_for(
             Client.connect(**config, plugins=[plugin]),
