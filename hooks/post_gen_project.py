@@ -95,7 +95,13 @@ def write_answers_record(answers: dict[str, object]) -> None:
         "template_version": answers.get("__template_version"),
         "context": {"cookiecutter": context},
         "directory": None,
-        "skip": [".env", "src/" + str(answers["package_name"]) + "/tools/", "prompts/"],
+        "skip": [
+            ".env",
+            *(
+                f"src/{answers['package_name']}/{owned}"
+                for owned in ("tools/", "prompts.py", "policies.py")
+            ),
+        ],
     }
     (PROJECT / ".cruft.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 

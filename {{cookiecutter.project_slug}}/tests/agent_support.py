@@ -1,0 +1,85 @@
+"""Helpers for agent-loop tests: settings pointing at the scripted model, running workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from {{ cookiecutter.package_name }}.config import Settings, load_settings
+from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, Script
+from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
+from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.worker import build_workers, run_workers
+from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+
+from tests.support import CONFIG_PREFIXES
+
+
+def script(*turns: dict[str, Any]) -> Script:
+    return Script.model_validate({"turns": list(turns)})
+
+
+def settings_for(fake: FakeLlmServer, **overrides: Any) -> Settings:
+    return load_settings().model_copy(
+        update={
+            "openai_base_url": fake.base_url,
+            "email_endpoint_url": fake.outbox_url,
+            "llm_model": "scripted",
+            **overrides,
+        }
+    )
+
+
+def unique_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@asynccontextmanager
+async def running_workers(client: Client, settings: Settings) -> AsyncIterator[str]:
+    """Run the service's real workers on a fresh task queue; yields the queue name."""
+    queue = unique_queue()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_workers(build_workers(client, settings, task_queue=queue), stop))
+    try:
+        yield queue
+    finally:
+        stop.set()
+        await task
+
+
+async def run_agent(
+    client: Client, queue: str, request: AgentRequest, wait_seconds: float = 60
+) -> tuple[WorkflowHandle[AgentWorkflow, AgentResult], AgentResult]:
+    handle = await start_run(client, request, task_queue=queue)
+    result = await asyncio.wait_for(handle.result(), timeout=wait_seconds)
+    return handle, result
+
+
+def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The worker as users run it: ``<service> worker`` in its own process."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    child_env.update(env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "worker"],
+        env=child_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

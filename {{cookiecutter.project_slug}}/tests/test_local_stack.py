@@ -1,0 +1,114 @@
+"""`fake-llm` and `dev` as a user runs them: real processes, real ports, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from {{ cookiecutter.package_name }}.fake_llm import Script
+
+from tests.support import CONFIG_PREFIXES, free_port
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_the_readme_script_example_is_a_valid_script() -> None:
+    text = README.read_text(encoding="utf-8")
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    script = Script.model_validate_json(example)
+    assert script.turns[0].faults[0].retry_after == 2
+
+
+def start(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    child_env.update(env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *args],
+        env=child_env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], marker: str, seconds: float) -> list[str]:
+    """Read output lines until one contains ``marker`` (reader thread + deadline, no sleeps)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert process.stdout is not None
+    stream = process.stdout
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    while True:
+        line = lines.get(timeout=seconds)
+        if line is None:
+            pytest.fail(f"exited before {marker!r}: {''.join(seen)}")
+        seen.append(line)
+        if marker in line:
+            return seen
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_fake_llm_command_serves_the_openai_api(tmp_path: Path) -> None:
+    port = free_port()
+    process = start("fake-llm", "--port", str(port), env={}, cwd=tmp_path)
+    try:
+        wait_for_line(process, "scripted model at", 30)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        reply = client.chat.completions.create(
+            model="any", messages=[{"role": "user", "content": "refund"}]
+        )
+        [call] = reply.choices[0].message.tool_calls or []
+        assert call.type == "function"
+        assert call.function.name == "search_docs"
+        assert reply.usage is not None
+        assert reply.usage.prompt_tokens > 0
+        outbox = httpx.post(f"http://127.0.0.1:{port}/outbox", json={}, timeout=5)
+        assert outbox.status_code == 400  # no Idempotency-Key: refused
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+
+
+@pytest.mark.integration
+def test_dev_starts_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port, ui_port, llm_port = free_port(), free_port(), free_port()
+    process = start(
+        "dev",
+        *("--port", str(port), "--ui-port", str(ui_port)),
+        # The placeholder from .env.example is not a key: the scripted model must start.
+        env={"AGENT_FAKE_LLM_PORT": str(llm_port), "OPENAI_API_KEY": "changeme"},
+        cwd=tmp_path,
+    )
+    try:
+        output = wait_for_line(process, "ready:", 90)
+        assert any(f"127.0.0.1:{port}" in line for line in output)
+        assert port_open(port)
+        assert port_open(llm_port)
+        assert (tmp_path / ".dev" / "temporal.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+    assert code == 0
+    assert not port_open(port), "the Temporal dev server outlived `dev`"
+    assert not port_open(llm_port)
