@@ -30,6 +30,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
         removed += [
             PACKAGE / "secrets" / "vault.py",
             PACKAGE / "secrets" / "vault_admin.py",
+            PACKAGE / "secrets" / "dev_server.py",
             PACKAGE / "secrets_cli.py",
             Path("tests") / "test_secrets_vault.py",
             Path("tests") / "test_vault_policies.py",

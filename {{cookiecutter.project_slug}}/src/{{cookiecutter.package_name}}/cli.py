@@ -288,6 +288,8 @@ def dev(
         ) as stack:
             model = stack.fake_llm.base_url if stack.fake_llm else settings.openai_base_url
             typer.echo(f"temporal: {stack.temporal_address}  web ui: {stack.ui_url}")
+            if stack.vault_address:
+                typer.echo(f"vault (dev server, token dev-root): {stack.vault_address}")
             typer.echo(f"model: {model}  task queue: {settings.task_queue}")
             typer.echo(f'ready: try `{SERVICE_NAME} run "{DEMO_TASK}" --wait`; Ctrl-C stops')
             await stop.wait()
@@ -305,7 +307,7 @@ def demo() -> None:
     settings = load_settings()
 
     async def play() -> AgentResult:
-        async with local_stack(settings, db_file=None, scripted=True) as stack:
+        async with local_stack(settings, db_file=None, scripted=True, private_vault=True) as stack:
             typer.echo(f"temporal dev server at {stack.temporal_address}; task: {DEMO_TASK}")
             handle = await start_run(
                 stack.client, AgentRequest(task=DEMO_TASK), task_queue=settings.task_queue

@@ -16,7 +16,7 @@ import typer
 
 from . import SERVICE_NAME
 from .config import Settings, load_settings
-from .secrets import SecretError, SecretScope, all_scopes, create_provider
+from .secrets import SecretError, create_provider, known_scopes
 from .secrets.vault import configured_token, vault_address
 from .secrets.vault_admin import (
     admin_client,
@@ -35,11 +35,6 @@ secrets_app = typer.Typer(
     help="Vault layout: policies, dev bootstrap, checks and key rotation.",
     no_args_is_help=True,
 )
-
-
-def known_scopes() -> list[SecretScope]:
-    """The service scopes plus one per tool that declares secret paths."""
-    return all_scopes(())
 
 
 def _admin(settings: Settings) -> Any:
@@ -78,7 +73,11 @@ def bootstrap_command(
     scopes = known_scopes()
     try:
         report = bootstrap(
-            _admin(settings), settings, scopes, default_demo_secrets(scopes), overwrite=overwrite
+            _admin(settings),
+            settings,
+            scopes,
+            default_demo_secrets(scopes, settings),
+            overwrite=overwrite,
         )
     except SecretError as error:
         typer.echo(f"bootstrap failed: {error}", err=True)

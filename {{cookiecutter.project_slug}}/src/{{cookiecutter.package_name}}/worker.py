@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from .activities import AgentActivities
 from .config import Settings
 from .models import llm_task_queue
+from .secrets import create_provider
 from .temporal_client import connect
 from .workflows import AgentWorkflow
 
@@ -69,7 +70,10 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Connect, run both workers, stop cleanly on SIGTERM / SIGINT (or when ``stop`` is set)."""
-    client = await connect(settings)
+    # One secret provider per process: the activities, the payload codec and the
+    # token upkeep share its login and cache.
+    secrets = create_provider(settings)
+    client = await connect(settings, provider=secrets)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,4 +81,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     log.info("worker polling %s and %s", settings.task_queue, llm_task_queue(settings.task_queue))
-    await run_workers(build_workers(client, settings), stop)
+    upkeep = asyncio.create_task(secrets.maintain(stop))
+    activities = AgentActivities(settings, secrets=secrets)
+    try:
+        await run_workers(build_workers(client, settings, activities=activities), stop)
+    finally:
+        stop.set()
+        await asyncio.gather(upkeep, return_exceptions=True)
+        await secrets.aclose()

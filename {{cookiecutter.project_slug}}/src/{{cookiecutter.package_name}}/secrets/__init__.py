@@ -7,6 +7,7 @@ from typing import cast
 
 from ..config import ConfigError, Settings
 from .base import (
+    ScopedSecrets,
     SecretAccessDeniedError,
     SecretConfigError,
     SecretError,
@@ -17,7 +18,14 @@ from .base import (
     SecretUnavailableError,
 )
 from .env import EnvSecretProvider
-from .scopes import CODEC_SCOPE, LLM_SCOPE, SERVICE_SCOPES, all_scopes, tool_scope
+from .scopes import (
+    CODEC_SCOPE,
+    LLM_SCOPE,
+    SERVICE_SCOPES,
+    all_scopes,
+    known_scopes,
+    tool_scope,
+)
 
 
 def create_provider(settings: Settings) -> SecretProvider:
@@ -43,6 +51,7 @@ __all__ = [
     "LLM_SCOPE",
     "SERVICE_SCOPES",
     "EnvSecretProvider",
+    "ScopedSecrets",
     "SecretAccessDeniedError",
     "SecretConfigError",
     "SecretError",
@@ -53,5 +62,6 @@ __all__ = [
     "SecretsHealth",
     "all_scopes",
     "create_provider",
+    "known_scopes",
     "tool_scope",
 ]

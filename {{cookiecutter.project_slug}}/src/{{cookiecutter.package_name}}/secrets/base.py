@@ -154,3 +154,24 @@ class SecretProvider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release credentials and connections."""
+
+
+class ScopedSecrets:
+    """One scope's view of the provider: what a tool receives in its context."""
+
+    def __init__(self, provider: SecretProvider, scope: SecretScope) -> None:
+        self._provider = provider
+        self.scope = scope
+
+    async def read(self, path: str) -> dict[str, str]:
+        return await self._provider.read(self.scope, path)
+
+    async def get(self, path: str, key: str) -> str:
+        return await self._provider.get(self.scope, path, key)
+
+    async def get_optional(self, path: str, key: str) -> str | None:
+        """The value, or None when nothing is stored there (denials and outages still raise)."""
+        try:
+            return await self._provider.get(self.scope, path, key)
+        except SecretNotFoundError:
+            return None

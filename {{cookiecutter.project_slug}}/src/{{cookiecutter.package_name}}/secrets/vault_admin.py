@@ -19,7 +19,7 @@ from typing import Any
 import hvac
 from hvac import exceptions as vault_errors
 
-from ..config import Settings
+from ..config import PLACEHOLDER_VALUES, Settings
 from .base import SecretScope
 from .scopes import (
     CODEC_CURRENT_KEY_FIELD,
@@ -175,11 +175,14 @@ def bootstrap(
     return report
 
 
-def default_demo_secrets(scopes: Iterable[SecretScope]) -> dict[str, dict[str, str]]:
+def default_demo_secrets(
+    scopes: Iterable[SecretScope], settings: Settings
+) -> dict[str, dict[str, str]]:
     """Demo values: the LLM key from OPENAI_API_KEY (or a local stand-in), one per tool path."""
-    demo: dict[str, dict[str, str]] = {
-        LLM_SCOPE.paths[0]: {"api_key": os.environ.get("OPENAI_API_KEY") or "sk-local-demo"}
-    }
+    configured = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    llm_key = configured if configured.strip().lower() not in PLACEHOLDER_VALUES else ""
+    llm_secret = {"api_key": llm_key or "sk-local-demo"}
+    demo: dict[str, dict[str, str]] = {LLM_SCOPE.paths[0]: llm_secret}
     for scope in scopes:
         if scope.kind == "tool":
             for path in scope.paths:
