@@ -36,6 +36,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_vault_policies.py",
             Path("tests") / "test_secrets_cli.py",
             Path("tests") / "test_vault_kubernetes.py",
+            Path("tests") / "test_secrets_e2e.py",
             Path("tests") / "vault_support.py",
             Path("deploy") / "vault",
         ]
