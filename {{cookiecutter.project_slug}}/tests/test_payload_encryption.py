@@ -18,13 +18,19 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.codec import ENCODING
+from {{ cookiecutter.package_name }}.codec import ENCODING, KEY_ID_METADATA, codec_from_settings
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
+from {{ cookiecutter.package_name }}.secrets.vault_admin import rotate_codec_key
 from {{ cookiecutter.package_name }}.temporal_client import connect
 
-from tests.support import BaoDevServer, free_port, required_binary
+from tests.agent_support import running_workers, script
+from tests.support import BaoDevServer, free_port, required_binary, run_cli
 from tests.vault_support import Layout, bootstrap_layout
 
 pytestmark = pytest.mark.integration
@@ -87,6 +93,25 @@ async def start_encrypted_run(settings: Settings, workflow_id: str) -> Client:
         "AgentWorkflow", {"task": TASK}, id=workflow_id, task_queue=f"nobody-{workflow_id}"
     )
     return client
+
+
+def payloads_in(message: Message) -> Iterator[Payload]:
+    """Every Payload inside a protobuf message (an event), however deeply nested."""
+    if isinstance(message, Payload):
+        yield message
+        return
+    for _field, value in message.ListFields():
+        if isinstance(value, Message):
+            items: list[object] = [value]
+        elif isinstance(value, str | bytes | int | float | bool):
+            continue
+        elif callable(getattr(value, "values", None)):  # a map field: its values
+            items = list(value.values())
+        else:  # a repeated field
+            items = list(value)
+        for item in items:
+            if isinstance(item, Message):
+                yield from payloads_in(item)
 
 
 def temporal_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -176,3 +201,65 @@ async def test_a_plain_signal_from_the_cli_is_still_understood(
     assert payload.metadata["encoding"] == b"json/plain"  # not encrypted by the CLI...
     [decoded] = await client.data_converter.decode([payload], [dict])
     assert decoded == {"approver": "alice"}  # ...and read as is by the service's codec
+
+
+ANSWER = "Refund 4711 approved for Ada; it arrives in 5 days."
+
+
+async def test_a_full_run_is_ciphertext_on_the_server_and_plain_for_worker_and_cli(
+    layout: Layout,
+    temporal_address: str,
+    fake_llm: FakeLlmServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    fake_llm.script = script(
+        {"tool_calls": [{"name": "search_docs", "arguments": {"query": "refund"}}]},
+        {"content": ANSWER},
+    )
+    settings = layout.settings(payload_encryption=True).model_copy(
+        update={"openai_base_url": fake_llm.base_url, "llm_model": "scripted"}
+    )
+    provider = VaultSecretProvider(settings)
+    client = await connect(settings, provider=provider)  # the worker's client: encrypting
+    env = {
+        "TEMPORAL_ADDRESS": temporal_address,
+        "VAULT_ADDR": layout.server.address,
+        "VAULT_TOKEN": layout.worker_token,
+    }
+    async with running_workers(client, settings) as queue:
+        env["AGENT_TASK_QUEUE"] = queue
+        # The CLI encrypts the request, the worker decrypts it, runs, encrypts the result,
+        # and the CLI decrypts that: both sides read plain values.
+        ran = await asyncio.to_thread(run_cli, "run", TASK, "--wait", env=env)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        workflow_id = ran.stdout.splitlines()[0]
+        assert f"answer: {ANSWER}" in ran.stdout
+        status = await asyncio.to_thread(run_cli, "status", workflow_id, env=env)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["state"] == "completed"
+
+    # The server holds ciphertext only: no plain payload, neither the task nor the answer.
+    plain_client = await Client.connect(temporal_address)
+    history = await plain_client.get_workflow_handle(workflow_id).fetch_history()
+    raw = history.to_json().encode() + b"".join(e.SerializeToString() for e in history.events)
+    for plain in (TASK, ANSWER, "refund-policy.md"):
+        assert plain.encode() not in raw, plain
+    payloads = [p for event in history.events for p in payloads_in(event)]
+    assert len(payloads) >= 6  # input, result, and each activity's input and result
+    assert {p.metadata["encoding"] for p in payloads} == {ENCODING}
+    [old_key_id] = {p.metadata[KEY_ID_METADATA].decode() for p in payloads}
+
+    # After a rotation, a fresh process (current key: the new one) still reads the old run.
+    new_key_id = rotate_codec_key(layout.root, settings)
+    assert new_key_id != old_key_id
+    replayed = await asyncio.to_thread(run_cli, "replay", workflow_id, env=env)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert replayed.stdout.startswith(f"ok: {workflow_id} replays cleanly")
+    fresh = codec_from_settings(settings, VaultSecretProvider(settings))
+    completed = history.events[-1].workflow_execution_completed_event_attributes.result
+    [result] = await fresh.decode(completed.payloads)
+    assert ANSWER.encode() in result.data
+    [sealed] = await fresh.encode([result])
+    assert sealed.metadata[KEY_ID_METADATA].decode() == new_key_id
+    await provider.aclose()

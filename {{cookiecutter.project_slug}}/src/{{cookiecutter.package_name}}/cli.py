@@ -28,6 +28,7 @@ from .config import ConfigError, Settings, load_settings
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
 from .health import readiness
 from .models import AgentRequest, AgentResult, AgentStatus
+from .plugin import payload_codec
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
 from .runs import format_steps, run_status, start_run
 {%- if cookiecutter.secrets_backend == "vault" %}
@@ -346,7 +347,7 @@ def replay_run(
                 history = await fetch_history(client, target)
             except RPCError as error:
                 _fail(f"cannot fetch history of {target}: {error.message}")
-        return await replay(history)
+        return await replay(history, codec=payload_codec(settings))
 
     report = run_async(check())
     if report.ok:

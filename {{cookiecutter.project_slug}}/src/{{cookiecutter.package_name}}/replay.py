@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
@@ -47,9 +48,15 @@ def save_history(history: WorkflowHistory, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-async def replay(history: WorkflowHistory, workflows: list[type] | None = None) -> ReplayReport:
+async def replay(
+    history: WorkflowHistory,
+    workflows: list[type] | None = None,
+    *,
+    codec: PayloadCodec | None = None,
+) -> ReplayReport:
+    """``codec``: the payload codec, for histories written with payload encryption on."""
     replayer = Replayer(
-        workflows=workflows or [AgentWorkflow], plugins=[service_plugin()], runtime=_quiet()
+        workflows=workflows or [AgentWorkflow], plugins=[service_plugin(codec)], runtime=_quiet()
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
