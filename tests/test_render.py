@@ -15,9 +15,13 @@ from tests.support import ALL_VARIANTS, COOKIECUTTER_JSON, OPTION_KEYS, Variant,
 
 # Files that exist only when an option has a given value (paths use the default package).
 OPTION_FILES: dict[tuple[str, Any], list[str]] = {
-    ("approval_ui", True): ["src/{pkg}/api.py", "tests/test_api.py"],
+    ("approval_ui", True): ["src/{pkg}/api.py", "tests/test_api.py", "deploy/k8s/api.yaml"],
     ("payload_encryption", True): ["src/{pkg}/codec.py", "tests/test_codec.py"],
-    ("secrets_backend", "vault"): ["deploy/vault/policies/llm.hcl", "tests/test_vault_policies.py"],
+    ("secrets_backend", "vault"): [
+        "deploy/vault/policies/llm.hcl",
+        "tests/test_vault_policies.py",
+        "tests/test_health_vault.py",
+    ],
 }
 ALWAYS_PRESENT = [
     "pyproject.toml",
@@ -30,6 +34,9 @@ ALWAYS_PRESENT = [
     ".gitignore",
     ".pre-commit-config.yaml",
     ".github/workflows/ci.yml",
+    "docker-compose.yml",
+    "deploy/k8s/worker.yaml",
+    "docs/runbooks.md",
     ".cruft.json",
     "src/{pkg}/__init__.py",
     "src/{pkg}/config.py",

@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.runs import start_run
 from {{ cookiecutter.package_name }}.worker import build_workers, run_workers
 from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
 
-from tests.support import CONFIG_PREFIXES
+from tests.support import CONFIG_PREFIXES, free_port
 
 
 def script(*turns: dict[str, Any]) -> Script:
@@ -74,7 +74,9 @@ async def run_agent(
 def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
     """The worker as users run it: ``<service> worker`` in its own process."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-    child_env.update({**LOOP_ENV, **env})
+    # Free ports for its health and metrics servers: the defaults may be taken on this host.
+    ports = {"AGENT_HEALTH_PORT": str(free_port()), "AGENT_METRICS_PORT": str(free_port())}
+    child_env.update({**LOOP_ENV, **ports, **env})
     return subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "worker"],
         env=child_env,

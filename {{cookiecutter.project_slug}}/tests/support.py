@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-CONFIG_PREFIXES = ("AGENT_", "TEMPORAL_", "VAULT_", "OPENAI_")
+CONFIG_PREFIXES = ("AGENT_", "TEMPORAL_", "VAULT_", "OPENAI_", "OTEL_", "APP_VERSION")
 
 
 def free_port() -> int:
@@ -135,3 +135,38 @@ class BaoDevServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(message)
+        time.sleep(0.05)
+
+
+def assert_binary_accepts(binary: str, package: str, argv: list[str], depth: int) -> None:
+    """``binary argv[:depth]`` is a real subcommand and knows every flag in the rest.
+
+    Checked against the subcommand's ``--help`` (and, for ``temporal``, its global
+    ``temporal options``), so a renamed command or flag fails the test.
+    """
+    path = required_binary(binary, package)
+    subcommand, rest = argv[:depth], argv[depth:]
+    texts = []
+    for help_argv in ([*subcommand, "--help"], ["options"] if binary == "temporal" else []):
+        if not help_argv:
+            continue
+        result = subprocess.run(
+            [path, *help_argv], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert result.returncode == 0, f"{binary} {' '.join(help_argv)}: {result.stderr}"
+        texts.append(result.stdout + result.stderr)
+    help_text = "\n".join(texts)
+    assert f"{binary} {' '.join(subcommand)}" in help_text, f"not a subcommand: {subcommand}"
+    for arg in rest:
+        if arg.startswith("-"):
+            flag = arg.split("=")[0]
+            assert re.search(rf"(^|[\s,]){re.escape(flag)}\b", help_text, re.MULTILINE), (
+                f"{binary} {' '.join(subcommand)} has no {flag}"
+            )

@@ -49,21 +49,3 @@ def test_config_masks_secrets() -> None:
     assert result.returncode == 0, result.stderr
     assert "very-secret-token" not in result.stdout
     assert json.loads(result.stdout)["vault_token"] == "**********"
-
-
-def test_healthcheck_passes_against_a_running_server(temporal_address: str) -> None:
-    # Temporal alone: the Vault side is covered with a real server in test_secrets_cli.py.
-    result = run_cli(
-        "healthcheck",
-        env={"TEMPORAL_ADDRESS": temporal_address, "AGENT_SECRETS_BACKEND": "env"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "temporal: ok (serving)"
-
-
-def test_healthcheck_fails_clearly_when_temporal_is_down(closed_address: str) -> None:
-    result = run_cli(
-        "healthcheck", env={"TEMPORAL_ADDRESS": closed_address, "AGENT_SECRETS_BACKEND": "env"}
-    )
-    assert result.returncode == 1
-    assert result.stdout.startswith(f"temporal: FAIL (cannot reach Temporal at {closed_address}")

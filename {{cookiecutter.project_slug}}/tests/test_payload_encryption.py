@@ -96,11 +96,17 @@ async def start_encrypted_run(settings: Settings, workflow_id: str) -> Client:
 
 
 def payloads_in(message: Message) -> Iterator[Payload]:
-    """Every Payload inside a protobuf message (an event), however deeply nested."""
+    """Every data Payload inside a protobuf message (an event), however deeply nested.
+
+    Headers are skipped: they carry the trace context (ids, no data), which the
+    SDK leaves out of the codec by default. The raw-bytes checks cover them.
+    """
     if isinstance(message, Payload):
         yield message
         return
-    for _field, value in message.ListFields():
+    for field, value in message.ListFields():
+        if field.name == "header":
+            continue
         if isinstance(value, Message):
             items: list[object] = [value]
         elif isinstance(value, str | bytes | int | float | bool):

@@ -79,27 +79,3 @@ def test_approle_without_credentials_is_a_config_error() -> None:
     result = run_cli("secrets", "check", env={"AGENT_VAULT_AUTH": "approle"})
     assert result.returncode == 2
     assert "AGENT_VAULT_ROLE_ID is required when AGENT_VAULT_AUTH=approle" in result.stderr
-
-
-def test_healthcheck_reports_vault(bao_server: BaoDevServer, temporal_address: str) -> None:
-    result = run_cli(
-        "healthcheck", env={"TEMPORAL_ADDRESS": temporal_address, "VAULT_ADDR": bao_server.address}
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines() == [
-        "temporal: ok (serving)",
-        f"vault: ok (serving at {bao_server.address}, version {version(result.stdout)})",
-    ]
-
-
-def test_healthcheck_fails_naming_vault_when_it_is_down(temporal_address: str) -> None:
-    address = f"http://127.0.0.1:{free_port()}"
-    result = run_cli(
-        "healthcheck", env={"TEMPORAL_ADDRESS": temporal_address, "VAULT_ADDR": address}
-    )
-    assert result.returncode == 1
-    assert f"vault: FAIL (Vault unreachable at {address} (connection refused))" in result.stdout
-
-
-def version(output: str) -> str:
-    return output.split(", version ", 1)[1].split(")", 1)[0]

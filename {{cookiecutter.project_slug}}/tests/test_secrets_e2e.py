@@ -17,9 +17,10 @@ from temporalio.client import Client, WorkflowHandle
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.health import readiness
+from {{ cookiecutter.package_name }}.health import HealthMonitor, worker_checks
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
 from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.secrets import create_provider
 from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
 
 from tests.agent_support import running_workers, script
@@ -210,6 +211,10 @@ async def test_vault_down_mid_run_retries_reports_unready_and_completes_when_bac
     settings = vault_run_settings(
         layout, fake_llm, VAULT_ADDR=vault_proxy.address, secrets_cache_ttl_seconds=0
     )
+    # The worker's readiness check of Vault (through a provider, as the worker has one).
+    probe_settings = settings.model_copy(update={"health_cache_seconds": 0})
+    vault_check = worker_checks(probe_settings, dev_client, create_provider(settings))["vault"]
+    readiness = HealthMonitor(probe_settings, {"vault": vault_check})
     async with running_workers(dev_client, settings) as queue:
         handle = await start_run(dev_client, AgentRequest(task="email Ada"), task_queue=queue)
         await wait_for(lambda: bool(fake_llm.keys_sent()), "the first LLM request")
@@ -218,9 +223,10 @@ async def test_vault_down_mid_run_retries_reports_unready_and_completes_when_bac
         failure = await wait_for_retry(handle)
         assert f"Vault unreachable at {vault_proxy.address}" in failure
         assert f"secret/data/{SERVICE_NAME}/tools/send_email" in failure
-        statuses = {status.name: status for status in await readiness(settings)}
-        assert not statuses["vault"].healthy
-        assert statuses["vault"].detail.startswith(f"Vault unreachable at {vault_proxy.address}")
+        report = await readiness.ready()
+        assert report.failing == ["vault"]
+        [vault] = report.dependencies
+        assert str(vault["detail"]).startswith(f"Vault unreachable at {vault_proxy.address}")
         assert not fake_llm.emails  # nothing sent without its key
 
         await vault_proxy.start()
@@ -228,8 +234,7 @@ async def test_vault_down_mid_run_retries_reports_unready_and_completes_when_bac
     assert result.status == "completed", result.reason
     assert fake_llm.keys_sent("/outbox")[-1] == EMAIL_KEY
     assert len(fake_llm.emails) == 1
-    statuses = {status.name: status for status in await readiness(settings)}
-    assert statuses["vault"].healthy
+    assert (await readiness.ready()).healthy
 
 
 async def wait_for(condition: Any, what: str) -> None:

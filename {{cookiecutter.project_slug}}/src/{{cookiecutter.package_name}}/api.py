@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from fastapi import FastAPI, Response, status
-from pydantic import BaseModel
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from . import SERVICE_NAME, __version__
 from .config import Settings
-from .health import readiness
-
-
-class DependencyReport(BaseModel):
-    name: str
-    healthy: bool
-    detail: str
-
-
-class HealthReport(BaseModel):
-    status: Literal["ok", "unhealthy"]
-    version: str
-    dependencies: list[DependencyReport] = []
+from .health import HealthMonitor, HealthReport, TemporalCheck
 
 
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title=SERVICE_NAME, version=__version__, docs_url=None, redoc_url=None)
+    # The API's only dependency is Temporal; one client is reused across probes.
+    monitor = HealthMonitor(settings, {"temporal": TemporalCheck(settings)})
+    app.state.health = monitor
 
     @app.get("/health/live")
-    async def live() -> HealthReport:
-        return HealthReport(status="ok", version=__version__)
+    async def live() -> JSONResponse:
+        return _respond(monitor.live())
 
     @app.get("/health/ready")
-    async def ready(response: Response) -> HealthReport:
-        checks = await readiness(settings)
-        healthy = all(check.healthy for check in checks)
-        report = HealthReport(
-            status="ok" if healthy else "unhealthy",
-            version=__version__,
-            dependencies=[DependencyReport(**vars(check)) for check in checks],
-        )
-        if not healthy:
-            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return report
+    async def ready() -> JSONResponse:
+        return _respond(await monitor.ready())
 
     return app
+
+
+def _respond(report: HealthReport) -> JSONResponse:
+    return JSONResponse(report.to_dict(), status_code=report.http_status)

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import logging
 import os
 import signal
 import sys
@@ -26,7 +25,6 @@ from temporalio.service import RPCError
 from . import SERVICE_NAME, __version__
 from .config import ConfigError, Settings, load_settings
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
-from .health import readiness
 from .models import AgentRequest, AgentResult, AgentStatus
 from .plugin import payload_codec
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
@@ -35,6 +33,7 @@ from .runs import format_steps, run_status, start_run
 from .secrets_cli import secrets_app
 {%- endif %}
 from .stack import StackError, local_stack
+from .telemetry import configure_process
 from .temporal_client import TemporalUnavailableError, connect
 from .tooling import describe_validation_error
 from .worker import run_worker
@@ -87,14 +86,38 @@ def show_config() -> None:
 
 
 @app.command()
-def healthcheck() -> None:
-    """Exit 0 when Temporal (and Vault, when it holds the secrets) are healthy, 1 otherwise."""
+def healthcheck(
+    url: str | None = typer.Option(
+        None, help="Endpoint to probe [default: this host's worker, AGENT_HEALTH_PORT]."
+    ),
+    live: bool = typer.Option(False, "--live", help="Probe /health/live, not /health/ready."),
+    direct: bool = typer.Option(
+        False, "--direct", help="Check Temporal, Vault and the LLM from here; no server needed."
+    ),
+    timeout: float = typer.Option(5.0, min=0.1, help="Seconds to wait for an answer."),
+) -> None:
+    """Exit 0 when healthy, 1 otherwise (for container HEALTHCHECKs; needs no curl)."""
     settings = load_settings()
-    statuses = run_async(readiness(settings))
+    if direct:
+        healthy = run_async(_check_directly(settings))
+    else:
+        from .probe import probe
+
+        path = "/health/live" if live else "/health/ready"
+        result = probe(url or f"http://127.0.0.1:{settings.health_port}{path}", timeout=timeout)
+        typer.echo(("ok: " if result.healthy else "FAIL: ") + result.summary)
+        healthy = result.healthy
+    if not healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
+async def _check_directly(settings: Settings) -> bool:
+    from .health import worker_checks
+
+    statuses = await asyncio.gather(*(check() for check in worker_checks(settings).values()))
     for status in statuses:
         typer.echo(f"{status.name}: {'ok' if status.healthy else 'FAIL'} ({status.detail})")
-    if not all(status.healthy for status in statuses):
-        raise typer.Exit(EXIT_UNHEALTHY)
+    return all(status.healthy for status in statuses)
 
 
 {%- if cookiecutter.approval_ui %}
@@ -108,7 +131,11 @@ def api() -> None:
     from .api import create_app
 
     settings = load_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    configure_process(settings)
+    # log_config=None: uvicorn's loggers propagate to ours (one format, one stream).
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+    )
 {%- endif %}
 {%- if cookiecutter.secrets_backend == "vault" %}
 
@@ -128,11 +155,12 @@ def codec_server() -> None:
     from .secrets import create_provider
 
     settings = load_settings()
+    configure_process(settings)
     provider = create_provider(settings)
     app_ = create_codec_app(
         settings, codec_from_settings(settings, provider), endpoint_token_source(provider)
     )
-    uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port)
+    uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port, log_config=None)
 {%- endif %}
 
 
@@ -168,6 +196,8 @@ def _print_result(result: AgentResult) -> None:
         f"steps: {result.steps_taken}  tokens: {result.tokens}  cost: ${result.cost_usd:.6f}"
     )
     typer.echo(format_steps(result))
+    if result.trace_id:
+        typer.echo(f"trace: {result.trace_id}")
 
 
 @app.command("run")
@@ -184,6 +214,7 @@ def run_agent(
 ) -> None:
     """Start an agent run; print its workflow id (and the result with --wait)."""
     settings = load_settings()
+    configure_process(settings)  # the run's trace starts here, at "StartWorkflow"
     request = _request(
         task=task,
         max_steps=max_steps,
@@ -239,7 +270,7 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
 def worker() -> None:
     """Run the workers (workflows + tools, and the rate-limited LLM queue) until SIGTERM."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_process(settings)
     try:
         run_async(run_worker(settings))
     except TemporalUnavailableError as error:
@@ -250,6 +281,7 @@ def worker() -> None:
 def fake_llm(
     script: Annotated[Path | None, typer.Option(help="script JSON (default: built-in)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default AGENT_FAKE_LLM_PORT)")] = None,
+    host: Annotated[str, typer.Option(help="interface (0.0.0.0 in a container)")] = "127.0.0.1",
 ) -> None:
     """Serve the scripted OpenAI-compatible model (and a recording /outbox) until Ctrl-C."""
     settings = load_settings()
@@ -258,7 +290,7 @@ def fake_llm(
     except (OSError, ValidationError) as error:
         _fail(f"cannot load script {script}: {error}", EXIT_CONFIG_ERROR)
     try:
-        server = FakeLlmServer(loaded, port=port or settings.fake_llm_port)
+        server = FakeLlmServer(loaded, host=host, port=port or settings.fake_llm_port)
     except OSError as error:
         _fail(f"cannot listen on port {port or settings.fake_llm_port}: {error}")
     typer.echo(f"scripted model at {server.base_url}  (outbox: {server.outbox_url})")
@@ -273,6 +305,7 @@ def dev(
 ) -> None:
     """Local stack: Temporal dev server (state in .dev/), scripted model, worker. Ctrl-C stops."""
     settings = load_settings()
+    configure_process(settings)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -306,6 +339,7 @@ def dev(
 def demo() -> None:
     """Run one sample task end to end on a throwaway local stack, print it, shut down."""
     settings = load_settings()
+    configure_process(settings)
 
     async def play() -> AgentResult:
         async with local_stack(settings, db_file=None, scripted=True, private_vault=True) as stack:
@@ -409,6 +443,9 @@ def _exit_without_teardown(code: int) -> NoReturn:
     # interpreter while it finalizes (temporalio/sdk-python#300), turning a
     # clean exit into SIGSEGV. Flush what we printed and leave directly, so
     # the exit code a container HEALTHCHECK sees is the one we chose.
+    telemetry = sys.modules.get(f"{__package__}.telemetry")
+    if telemetry is not None:  # only if this command used it; os._exit skips atexit
+        telemetry.flush()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

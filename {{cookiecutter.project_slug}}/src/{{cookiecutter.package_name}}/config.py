@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
@@ -107,6 +107,36 @@ class Settings(BaseSettings):
     def price_of(self, model: str) -> ModelPrice:
         return self.llm_prices.get(model) or self.llm_prices.get("*") or ModelPrice()
 
+    # --- observability, health and deployment -----------------------------------
+    # auto: readable lines in development, JSON everywhere else.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # Traces go to OTLP/HTTP when this is set (the exporter reads the OTEL_* variables).
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    trace_console: bool = False  # print spans to stderr (debugging)
+    # The SDK's Prometheus endpoint (plus the service's own metrics); 0 turns it off.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    health_cache_seconds: float = Field(default=5.0, ge=0)
+    health_check_timeout_seconds: float = Field(default=3.0, gt=0)
+    # The event loop must tick at least this often for /health/live to pass.
+    liveness_max_stall_seconds: float = Field(default=10.0, gt=0)
+    # On SIGTERM in-flight activities get this long to finish before they are cancelled.
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    # Worker deployment versioning: on when a build id is set (APP_VERSION, or the
+    # variable the Temporal worker controller injects).
+    build_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("APP_VERSION", "TEMPORAL_WORKER_BUILD_ID"),
+    )
+    deployment_name: str = Field(
+        default=SERVICE_NAME,
+        min_length=1,
+        validation_alias=AliasChoices("TEMPORAL_DEPLOYMENT_NAME", "AGENT_DEPLOYMENT_NAME"),
+    )
+    versioning_behavior: Literal["pinned", "auto_upgrade"] = "auto_upgrade"
+
     # --- Secrets: Vault auth, layout, caching (see deploy/vault/README.md) ---
     vault_namespace: str | None = Field(default=None, validation_alias="VAULT_NAMESPACE")
     vault_auth: Literal["token", "approle", "kubernetes"] = "token"
@@ -181,6 +211,8 @@ def env_var_name(field_name: str) -> str:
     field = Settings.model_fields.get(field_name)
     if field is not None and isinstance(field.validation_alias, str):
         return field.validation_alias
+    if field is not None and isinstance(field.validation_alias, AliasChoices):
+        return " or ".join(str(choice) for choice in field.validation_alias.choices)
     return f"{ENV_PREFIX}{field_name.upper()}"
 
 
@@ -193,7 +225,13 @@ def _describe(error: ValidationError) -> list[str]:
     problems = []
     for detail in error.errors():
         field_name = str(detail["loc"][0]) if detail["loc"] else ""
-        name = env_var_name(field_name.lower()) if field_name else "configuration"
+        # An alias (OPENAI_BASE_URL, APP_VERSION...) is reported as the variable it is.
+        if not field_name:
+            name = "configuration"
+        elif field_name.isupper():
+            name = field_name
+        else:
+            name = env_var_name(field_name.lower())
         shown = "" if _is_secret(field_name.lower()) else f"={detail.get('input')!r}"
         problems.append(f"{name}{shown} is invalid: {detail['msg']}")
     return problems

@@ -76,6 +76,8 @@ class StepRecord(_Model):
     cost_usd: float = 0.0
     outcome: Literal["answer", "tool_calls", "ok", "error", "skipped"]
     detail: str = ""
+    # From scheduling to result, retries included (workflow time: replay-safe).
+    duration_seconds: float = 0.0
 
 
 class AgentState(_Model):
@@ -121,6 +123,7 @@ class AgentResult(_Model):
     cost_usd: float
     runs: int = Field(default=1, description="workflow runs this agent run spanned")
     steps: list[StepRecord]
+    trace_id: str | None = Field(default=None, description="the run's trace (logs carry it too)")
 
 
 class AgentStatus(_Model):
@@ -132,6 +135,7 @@ class AgentStatus(_Model):
     cost_usd: float
     runs: int
     steps: list[StepRecord]
+    trace_id: str | None = None
 
 
 class LlmRequest(_Model):

@@ -38,6 +38,7 @@ def format_steps(result: AgentResult | AgentStatus) -> str:
         tokens = record.prompt_tokens + record.completion_tokens
         lines.append(
             f"  {record.step:>3}  {record.activity_id:<28} {who:<26} {record.outcome:<10} "
-            f"tokens={tokens:<6} ${record.cost_usd:.6f}  {record.detail[:60]!r}"
+            f"tokens={tokens:<6} ${record.cost_usd:.6f} {record.duration_seconds:>6.2f}s  "
+            f"{record.detail[:60]!r}"
         )
     return "\n".join(lines)

@@ -11,19 +11,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from .activities import AgentActivities
 from .config import Settings
+from .health import ActivityTracker, HealthMonitor, serve_health, worker_checks
+from .lifecycle import worker_options
 from .models import llm_task_queue
 from .secrets import create_provider
+from .step_telemetry import StepTelemetry
+from .telemetry import metrics_runtime
 from .temporal_client import connect
 from .workflows import AgentWorkflow
 
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 log = logging.getLogger(__name__)
 
 
@@ -33,24 +35,34 @@ def build_workers(
     *,
     activities: AgentActivities | None = None,
     task_queue: str | None = None,
+    tracker: ActivityTracker | None = None,
 ) -> list[Worker]:
-    """The main worker (workflows + tools) and the rate-limited LLM worker."""
+    """The main worker (workflows + tools) and the rate-limited LLM worker.
+
+    Both get the graceful shutdown timeout and deployment version from the settings,
+    the step telemetry (span attributes, metrics) and, when given, the health
+    tracker. Tracing itself comes from the client's plugin, not from here.
+    """
     queue = task_queue or settings.task_queue
     acts = activities or AgentActivities(settings)
+    interceptors: list[Interceptor] = [StepTelemetry()]
+    if tracker is not None:
+        interceptors.append(tracker)
+    options = worker_options(settings, interceptors)
     return [
         Worker(
             client,
             task_queue=queue,
             workflows=[AgentWorkflow],
             activities=[acts.run_tool],
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            **options,
         ),
         Worker(
             client,
             task_queue=llm_task_queue(queue),
             activities=[acts.call_llm],
             max_task_queue_activities_per_second=settings.llm_max_requests_per_second,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            **options,
         ),
     ]
 
@@ -60,6 +72,8 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    if stopper in done:
+        log.info("stop requested; letting running activities finish")
     await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
     stopper.cancel()
     for task in tasks:
@@ -69,22 +83,36 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Connect, run both workers, stop cleanly on SIGTERM / SIGINT (or when ``stop`` is set)."""
-    # One secret provider per process: the activities, the payload codec and the
-    # token upkeep share its login and cache.
+    """Connect, run both workers, stop cleanly on SIGTERM / SIGINT (or when ``stop`` is set).
+
+    The process also serves ``/health/live`` and ``/health/ready`` on
+    ``AGENT_HEALTH_PORT`` and Prometheus metrics on ``AGENT_METRICS_PORT``.
+    """
+    # One secret provider per process: the activities, the payload codec, the
+    # readiness check and the token upkeep share its login and cache.
     secrets = create_provider(settings)
-    client = await connect(settings, provider=secrets)
+    client = await connect(settings, runtime=metrics_runtime(settings), provider=secrets)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # Not available outside the main thread or on Windows: then `stop` is the only way.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    log.info("worker polling %s and %s", settings.task_queue, llm_task_queue(settings.task_queue))
-    upkeep = asyncio.create_task(secrets.maintain(stop))
+    tracker = ActivityTracker()
+    monitor = HealthMonitor(settings, worker_checks(settings, client, secrets), tracker=tracker)
     activities = AgentActivities(settings, secrets=secrets)
+    workers = build_workers(client, settings, activities=activities, tracker=tracker)
+    upkeep = asyncio.create_task(secrets.maintain(stop))
     try:
-        await run_workers(build_workers(client, settings, activities=activities), stop)
+        async with serve_health(settings, monitor) as health:
+            log.info(
+                "worker polling %s and %s",
+                settings.task_queue,
+                llm_task_queue(settings.task_queue),
+                extra={"health_port": health.port, "metrics_port": settings.metrics_port},
+            )
+            await run_workers(workers, stop)
+            log.info("worker stopped")
     finally:
         stop.set()
         await asyncio.gather(upkeep, return_exceptions=True)

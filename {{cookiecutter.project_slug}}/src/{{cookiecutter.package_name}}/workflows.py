@@ -9,13 +9,15 @@ so a crashed worker's run resumes on another worker exactly where it stopped.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from . import policies
+    from . import policies, workflow_telemetry
     from .models import (
         CALL_LLM,
         RUN_TOOL,
@@ -55,6 +57,7 @@ class AgentWorkflow:
     def __init__(self) -> None:
         self._state = AgentState()
         self._run_state: RunState = "starting"
+        self._trace_id: str | None = None
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
@@ -64,10 +67,14 @@ class AgentWorkflow:
                 type="InvalidAgentRequest",
                 non_retryable=True,
             )
+        self._trace_id = workflow_telemetry.current_trace_id()
         if request.resume is not None:
             self._state = request.resume
         else:
             self._state.messages.append(ChatMessage(role="user", content=request.task))
+        workflow.logger.info(
+            "run started", extra={"step": self._state.step, "max_steps": request.max_steps}
+        )
         try:
             result = self._finish("completed", "", await self._loop(request))
         except _RunEndError as ended:
@@ -85,6 +92,7 @@ class AgentWorkflow:
             cost_usd=self._state.cost_usd,
             runs=self._state.runs,
             steps=self._state.steps,
+            trace_id=self._trace_id,
         )
 
     async def _loop(self, request: AgentRequest) -> str:
@@ -112,19 +120,24 @@ class AgentWorkflow:
     def _check_budgets(self, request: AgentRequest, answer: str | None = None) -> None:
         state = self._state
         if state.tokens > request.token_budget:
+            budget = "tokens"
             reason = f"token budget exceeded: {state.tokens} > {request.token_budget} tokens"
         elif state.cost_usd > request.cost_budget_usd:
+            budget = "cost"
             reason = f"cost budget exceeded: ${state.cost_usd:.6f} > ${request.cost_budget_usd:.6f}"
         elif answer is None and state.step >= request.max_steps:
+            budget = "steps"
             reason = f"step budget exceeded: {state.step} of {request.max_steps} steps used"
         else:
             return
+        workflow_telemetry.budget_stop(budget)
         raise _RunEndError("budget_exceeded", reason, answer)
 
     async def _call_llm(self, request: AgentRequest) -> LlmResponse:
         state = self._state
         activity_id = f"llm-{state.step}"
         self._run_state = "calling_llm"
+        started = workflow.now()
         try:
             response: LlmResponse = await workflow.execute_activity(
                 CALL_LLM,
@@ -145,6 +158,7 @@ class AgentWorkflow:
                     activity_id=activity_id,
                     outcome="error",
                     detail=reason,
+                    duration_seconds=_since(started),
                 )
             )
             raise _RunEndError("failed", reason) from error
@@ -162,6 +176,7 @@ class AgentWorkflow:
                 cost_usd=response.cost_usd,
                 outcome="tool_calls" if response.tool_calls else "answer",
                 detail=", ".join(call.name for call in response.tool_calls),
+                duration_seconds=_since(started),
             )
         )
         return response
@@ -180,6 +195,7 @@ class AgentWorkflow:
             self._record_tool(activity_id, call, "skipped", refusal)
             return refusal
         self._run_state = "running_tool"
+        started = workflow.now()
         try:
             result: ToolResult = await workflow.execute_activity(
                 RUN_TOOL,
@@ -197,22 +213,27 @@ class AgentWorkflow:
                 retry_policy=policies.TOOL_RETRY,
             )
         except ActivityError as error:
-            return self._tool_error(activity_id, call, f"tool {call.name} failed: {_cause(error)}")
-        self._record_tool(activity_id, call, "ok", result.output[:200])
+            message = f"tool {call.name} failed: {_cause(error)}"
+            return self._tool_error(activity_id, call, message, _since(started))
+        self._record_tool(activity_id, call, "ok", result.output[:200], _since(started))
         return result.output
 
     async def _before_tool(self, call: ToolCall) -> str | None:
         """Seam for the approval gate: a call with ``requires_approval`` waits here.
 
         Return None to run the tool, or a message (sent to the model instead of a
-        tool result) to skip it. Today every call runs.
+        tool result) to skip it. Today every call runs. When a decision arrives,
+        call ``workflow_telemetry.approval_decided(...)`` so the wait and the
+        decision reach the metrics and the run's trace.
         """
         return None
 
-    def _tool_error(self, activity_id: str, call: ToolCall, message: str) -> str:
+    def _tool_error(
+        self, activity_id: str, call: ToolCall, message: str, duration: float = 0.0
+    ) -> str:
         state = self._state
         state.invalid_tool_calls += 1
-        self._record_tool(activity_id, call, "error", message)
+        self._record_tool(activity_id, call, "error", message, duration)
         if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
             raise _RunEndError(
                 "failed",
@@ -220,7 +241,9 @@ class AgentWorkflow:
             )
         return f"error: {message}"
 
-    def _record_tool(self, activity_id: str, call: ToolCall, outcome: str, detail: str) -> None:
+    def _record_tool(
+        self, activity_id: str, call: ToolCall, outcome: str, detail: str, duration: float = 0.0
+    ) -> None:
         self._state.steps.append(
             StepRecord.model_validate(
                 {
@@ -230,6 +253,7 @@ class AgentWorkflow:
                     "tool": call.name,
                     "outcome": outcome,
                     "detail": detail,
+                    "duration_seconds": duration,
                 }
             )
         )
@@ -251,8 +275,11 @@ class AgentWorkflow:
 
     def _finish(self, status: ResultStatus, reason: str, answer: str | None) -> AgentResult:
         self._run_state = status
+        totals = {"steps": self._state.step, "tokens": self._state.tokens}
         if reason:
-            workflow.logger.warning("run ended: %s (%s)", status, reason)
+            workflow.logger.warning("run ended: %s (%s)", status, reason, extra=totals)
+        else:
+            workflow.logger.info("run ended: %s", status, extra=totals)
         return AgentResult(
             status=status,
             answer=answer,
@@ -262,7 +289,12 @@ class AgentWorkflow:
             cost_usd=self._state.cost_usd,
             runs=self._state.runs,
             steps=self._state.steps,
+            trace_id=self._trace_id,
         )
+
+
+def _since(started: datetime) -> float:
+    return round((workflow.now() - started).total_seconds(), 3)
 
 
 def _cause(error: ActivityError) -> str:
