@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import pytest
 import structlog
 
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.redaction import (
     REDACTED,
+    SECRET_VALUES,
     RedactSecrets,
     ScrubRendered,
     SecretRegistry,
     is_secret_key,
 )
+
+from tests.telemetry_support import captured_logs, json_lines
 
 HANDED_OUT = "sk-live-9f8e7d6c5b4a"
 
@@ -123,3 +128,22 @@ def test_a_secret_containing_another_is_removed_whole() -> None:
     registry = SecretRegistry()
     registry.add("secret-value", "secret-value-longer")
     assert registry.scrub("x secret-value-longer y") == f"x {REDACTED} y"
+
+
+def test_the_service_log_pipeline_redacts_secrets() -> None:
+    """The service's own logging set-up (telemetry.configure_logging) runs the redactor."""
+    SECRET_VALUES.add("sk-pipeline-7a6b5c4d")
+    settings = Settings.model_validate({"log_format": "json"})
+    with captured_logs(settings) as stream:
+        logging.getLogger("some.library").warning(
+            "calling with key %s", "sk-pipeline-7a6b5c4d", extra={"api_key": "plain-text-key"}
+        )
+        structlog.get_logger("service").info("tool call", token="abc-token-123", total_tokens=7)
+    output = stream.getvalue()
+    assert "sk-pipeline-7a6b5c4d" not in output
+    assert "plain-text-key" not in output
+    assert "abc-token-123" not in output
+    [library, service] = json_lines(stream)
+    assert library["event"] == f"calling with key {REDACTED}"
+    assert library["api_key"] == REDACTED
+    assert (service["token"], service["total_tokens"]) == (REDACTED, 7)

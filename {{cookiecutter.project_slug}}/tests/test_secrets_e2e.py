@@ -25,6 +25,7 @@ from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
 
 from tests.agent_support import running_workers, script
 from tests.support import BaoDevServer, free_port
+from tests.telemetry_support import captured_logs
 from tests.vault_support import EMAIL_KEY, LLM_KEY, Layout, bootstrap_layout
 
 pytestmark = pytest.mark.integration
@@ -77,8 +78,11 @@ async def test_a_run_uses_secrets_that_never_reach_history_or_logs(
     fake_llm.script = script(EMAIL_CALL, {"content": "Done: the refund email is sent."})
     settings = vault_run_settings(layout, fake_llm)
     caplog.set_level(logging.DEBUG)  # everything any library logs, however chatty
-    async with running_workers(dev_client, settings) as queue:
-        handle, result = await run_to_end(dev_client, queue, "Email Ada that her refund is ok")
+    log_settings = settings.model_copy(update={"log_format": "json", "log_level": "DEBUG"})
+    with captured_logs(log_settings) as service_log:  # the service's rendered log lines
+        logging.getLogger().addHandler(caplog.handler)  # and the raw records, unredacted
+        async with running_workers(dev_client, settings) as queue:
+            handle, result = await run_to_end(dev_client, queue, "Email Ada that her refund is ok")
     assert result.status == "completed", result.reason
 
     # The secrets were used, worker-side...
@@ -90,10 +94,13 @@ async def test_a_run_uses_secrets_that_never_reach_history_or_logs(
     logs = "\n".join(
         f"{record.getMessage()} {record.args!r} {record.__dict__!r}" for record in caplog.records
     ).encode()
-    assert len(caplog.records) > 5  # the capture did see the run
+    rendered = service_log.getvalue().encode()
+    assert len(caplog.records) > 5  # the captures did see the run
+    assert rendered.count(b"\n") > 5
     for secret in (LLM_KEY, EMAIL_KEY, layout.worker_token):
         assert secret.encode() not in history, secret
         assert secret.encode() not in logs, secret
+        assert secret.encode() not in rendered, secret
 
 
 async def test_a_rotated_llm_key_is_used_on_the_next_call_without_restart(
