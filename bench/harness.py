@@ -135,6 +135,9 @@ class Bench:
             "AGENT_LOG_LEVEL": "WARNING",
             "AGENT_EMAIL_ENDPOINT_URL": f"http://127.0.0.1:{llm_port}/outbox",
             "AGENT_METRICS_PORT": "0",
+            # No Vault in the benchmark: the model key (none) comes from the environment.
+            "AGENT_SECRETS_BACKEND": "env",
+            "AGENT_PAYLOAD_ENCRYPTION": "false",
         }
         self.processes.append(self.worker(self.service_env))
         bare = [sys.executable, str(BENCH / "bare.py"), "worker", "--address", self.address]

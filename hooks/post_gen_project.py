@@ -36,12 +36,27 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     if answers["secrets_backend"] != "vault":
         removed += [
             PACKAGE / "secrets" / "vault.py",
+            PACKAGE / "secrets" / "vault_admin.py",
+            PACKAGE / "secrets" / "dev_server.py",
+            PACKAGE / "secrets_cli.py",
+            Path("tests") / "test_secrets_vault.py",
             Path("tests") / "test_vault_policies.py",
+            Path("tests") / "test_secrets_cli.py",
+            Path("tests") / "test_vault_kubernetes.py",
+            Path("tests") / "test_secrets_e2e.py",
+            Path("tests") / "vault_support.py",
             Path("tests") / "test_health_vault.py",
             Path("deploy") / "vault",
         ]
     if not answers["payload_encryption"]:
-        removed += [PACKAGE / "codec.py", Path("tests") / "test_codec.py"]
+        removed += [
+            PACKAGE / "codec.py",
+            PACKAGE / "codec_server.py",
+            Path("tests") / "test_codec.py",
+            Path("tests") / "test_codec_server.py",
+            Path("tests") / "test_payload_encryption.py",
+            Path("deploy") / "vault" / "policies" / "codec.hcl",
+        ]
     return removed
 
 

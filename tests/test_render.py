@@ -23,11 +23,23 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_approval_api.py",
         "tests/test_approval_page.py",
     ],
-    ("payload_encryption", True): ["src/{pkg}/codec.py", "tests/test_codec.py"],
+    ("payload_encryption", True): [
+        "src/{pkg}/codec.py",
+        "src/{pkg}/codec_server.py",
+        "deploy/vault/policies/codec.hcl",
+        "tests/test_codec.py",
+        "tests/test_codec_server.py",
+        "tests/test_payload_encryption.py",
+    ],
     ("secrets_backend", "vault"): [
         "deploy/vault/policies/llm.hcl",
+        "src/{pkg}/secrets/vault.py",
+        "src/{pkg}/secrets/vault_admin.py",
+        "src/{pkg}/secrets_cli.py",
         "tests/test_vault_policies.py",
         "tests/test_health_vault.py",
+        "tests/test_secrets_vault.py",
+        "tests/test_secrets_e2e.py",
     ],
 }
 ALWAYS_PRESENT = [

@@ -27,12 +27,20 @@ def script(*turns: dict[str, Any]) -> Script:
     return Script.model_validate({"turns": list(turns)})
 
 
+# Agent-loop tests run on the env secrets backend without payload encryption, so
+# they need no Vault; Vault, secrets in runs and encryption have their own
+# end-to-end tests (test_secrets_e2e.py, test_payload_encryption.py).
+LOOP_ENV = {"AGENT_SECRETS_BACKEND": "env", "AGENT_PAYLOAD_ENCRYPTION": "false"}
+
+
 def settings_for(fake: FakeLlmServer, **overrides: Any) -> Settings:
     return load_settings().model_copy(
         update={
             "openai_base_url": fake.base_url,
             "email_endpoint_url": fake.outbox_url,
             "llm_model": "scripted",
+            "secrets_backend": "env",
+            "payload_encryption": False,
             **overrides,
         }
     )
@@ -70,10 +78,9 @@ def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
     several workers (and other suites on the machine) never fight over 8080/9464.
     """
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-    child_env.update(
-        {"AGENT_HEALTH_PORT": str(free_port()), "AGENT_METRICS_PORT": str(free_port())}
-    )
-    child_env.update(env)
+    # Free ports for its health and metrics servers: the defaults may be taken on this host.
+    ports = {"AGENT_HEALTH_PORT": str(free_port()), "AGENT_METRICS_PORT": str(free_port())}
+    child_env.update({**LOOP_ENV, **ports, **env})
     return subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "worker"],
         env=child_env,

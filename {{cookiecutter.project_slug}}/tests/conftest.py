@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }} import approvals
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.plugin import service_plugin
 
-from tests.support import CONFIG_PREFIXES, free_port, required_binary
+from tests.support import CONFIG_PREFIXES, BaoDevServer, free_port, required_binary
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +65,15 @@ def temporal_ui_url(temporal_dev_server: WorkflowEnvironment, temporal_ui_port: 
 def closed_address() -> str:
     """An address on which nothing listens, to see how failures are reported."""
     return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def bao_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoDevServer]:
+    """A real OpenBao dev server for the whole session (in memory, root token known)."""
+    server = BaoDevServer(log_path=tmp_path_factory.mktemp("bao") / "bao.log")
+    server.start()
+    yield server
+    server.stop()
 
 
 # --- agent loop -------------------------------------------------------------

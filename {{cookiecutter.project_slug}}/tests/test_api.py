@@ -34,6 +34,7 @@ def test_ready_is_ok_when_temporal_serves(
     temporal_address: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    monkeypatch.setenv("AGENT_SECRETS_BACKEND", "env")  # Vault: test_secrets_cli.py
     response = client().get("/health/ready")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -48,6 +49,7 @@ def test_ready_is_503_naming_temporal_when_down(
     closed_address: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", closed_address)
+    monkeypatch.setenv("AGENT_SECRETS_BACKEND", "env")
     response = client().get("/health/ready")
     assert response.status_code == 503
     assert response.json()["failing"] == ["temporal"]

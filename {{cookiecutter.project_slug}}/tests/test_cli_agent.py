@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 
-from tests.agent_support import running_workers, script, settings_for
+from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.support import run_cli
 
 AGENT_COMMANDS = ("run", "status", "worker", "fake-llm", "dev", "demo", "replay", "export")
@@ -60,7 +60,7 @@ async def test_run_wait_status_export_and_replay(
         {"content": "Shipping takes 3 to 5 days."},
     )
     async with running_workers(dev_client, settings_for(fake_llm)) as queue:
-        env = {"TEMPORAL_ADDRESS": temporal_address, "AGENT_TASK_QUEUE": queue}
+        env = {"TEMPORAL_ADDRESS": temporal_address, "AGENT_TASK_QUEUE": queue, **LOOP_ENV}
         ran = await asyncio.to_thread(run_cli, "run", "How long is shipping?", "--wait", env=env)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         workflow_id, *report = ran.stdout.splitlines()

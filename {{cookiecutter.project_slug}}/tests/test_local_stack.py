@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 
+from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.fake_llm import Script
 
 from tests.support import CONFIG_PREFIXES, free_port
@@ -92,12 +93,17 @@ def test_fake_llm_command_serves_the_openai_api(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_dev_starts_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port, ui_port, llm_port = free_port(), free_port(), free_port()
+    port, ui_port, llm_port, vault_port = free_port(), free_port(), free_port(), free_port()
+    vault = f"http://127.0.0.1:{vault_port}"  # used only with the Vault backend
     process = start(
         "dev",
         *("--port", str(port), "--ui-port", str(ui_port)),
         # The placeholder from .env.example is not a key: the scripted model must start.
-        env={"AGENT_FAKE_LLM_PORT": str(llm_port), "OPENAI_API_KEY": "changeme"},
+        env={
+            "AGENT_FAKE_LLM_PORT": str(llm_port),
+            "OPENAI_API_KEY": "changeme",
+            "VAULT_ADDR": vault,
+        },
         cwd=tmp_path,
     )
     try:
@@ -106,9 +112,14 @@ def test_dev_starts_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
         assert port_open(port)
         assert port_open(llm_port)
         assert (tmp_path / ".dev" / "temporal.db").exists()
+        vault_backend = load_settings().secrets_backend == "vault"
+        # With Vault as the backend, `dev` runs an OpenBao dev server where VAULT_ADDR points.
+        assert any(vault in line for line in output) is vault_backend
+        assert port_open(vault_port) is vault_backend
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=60)
     assert code == 0
     assert not port_open(port), "the Temporal dev server outlived `dev`"
     assert not port_open(llm_port)
+    assert not port_open(vault_port), "the OpenBao dev server outlived `dev`"

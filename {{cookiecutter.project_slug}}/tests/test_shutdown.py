@@ -79,6 +79,7 @@ async def test_sigterm_mid_tool_step_finishes_the_step_exits_0_and_the_run_conti
             # This test is about shutdown, not the approval gate.
             "AGENT_APPROVAL_TOOLS": '{"send_email": false}',
             "AGENT_SECRETS_BACKEND": "env",
+            "AGENT_PAYLOAD_ENCRYPTION": "false",  # no Vault here for the codec's keys
             "AGENT_LOG_FORMAT": "json",
             "AGENT_GRACEFUL_SHUTDOWN_SECONDS": "30",
             "AGENT_HEALTH_HOST": "127.0.0.1",

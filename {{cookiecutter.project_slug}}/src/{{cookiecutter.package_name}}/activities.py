@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from .config import ConfigError, Environment, Settings
-from .llm import ApiKey, make_client, to_application_error
+from .llm import ApiKey, make_client, secret_api_key, to_application_error
 from .models import (
     CALL_LLM,
     RUN_TOOL,
@@ -29,6 +29,15 @@ from .models import (
     ToolResult,
 )
 from .prompts import SYSTEM_PROMPT
+from .redaction import SECRET_VALUES
+from .secrets import (
+    LLM_SCOPE,
+    ScopedSecrets,
+    SecretError,
+    SecretProvider,
+    create_provider,
+    tool_scope,
+)
 from .tooling import Tool, ToolContext, describe_validation_error, heartbeating
 from .tools import TOOLS
 
@@ -47,15 +56,18 @@ class AgentActivities:
         *,
         tools: dict[str, Tool] | None = None,
         api_key: ApiKey | None = None,
+        secrets: SecretProvider | None = None,
     ) -> None:
         self.settings = settings
         self.tools = TOOLS if tools is None else tools
-        self._api_key = api_key
         unknown = sorted(set(settings.approval_tools) - set(self.tools))
         if unknown:
             raise ConfigError(
                 [f"AGENT_APPROVAL_TOOLS names unknown tools {unknown}; known: {sorted(self.tools)}"]
             )
+        # Secrets are fetched here, worker-side, never passed through the workflow.
+        self.secrets = secrets or create_provider(settings)
+        self._api_key = api_key or secret_api_key(self.secrets, settings)
         # One client per endpoint, reused by every call: building one costs tens of
         # milliseconds (TLS context), which dominated the LLM step under load.
         self._clients: dict[str | None, openai.AsyncOpenAI] = {}
@@ -105,13 +117,25 @@ class AgentActivities:
                 ),
                 activity.heartbeat,
             )
+        except SecretError as error:  # the key could not be read (Vault down, denied...)
+            raise secret_application_error(error) from None
+        except openai.AuthenticationError as error:
+            if not await self._key_was_rotated(client.api_key):
+                raise scrubbed(to_application_error(error)) from None  # a wrong key: fail
+            raise ApplicationError(
+                "LLM rejected the API key (401) and the secret store holds a newer one; "
+                "retrying with it",
+                type="LlmKeyRotated",
+            ) from None
         except openai.OpenAIError as error:
-            raise to_application_error(error) from error
-        except ValueError as error:
+            # from None: the cause's text would reach the history unscrubbed.
+            raise scrubbed(to_application_error(error)) from None
+        except ValueError:
             # A 200 whose body is not a completion (a broken proxy, a truncated body).
             raise ApplicationError(
-                f"LLM returned a malformed response: {error}", type="LlmBadResponse"
-            ) from error
+                "LLM returned a malformed response (not a chat completion)",
+                type="LlmBadResponse",
+            ) from None
         if not completion.choices:
             raise ApplicationError("LLM returned no choices", type="LlmBadResponse")
         message = completion.choices[0].message
@@ -131,6 +155,16 @@ class AgentActivities:
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
             attempt=attempt,
         )
+
+    async def _key_was_rotated(self, used: str) -> bool:
+        """After a 401: drop the cached key and tell whether the store now holds another."""
+        if not callable(self._api_key):
+            return False
+        self.secrets.invalidate(LLM_SCOPE)
+        try:
+            return await self._api_key() != used
+        except SecretError:
+            return False
 
     def _check_call(self, call: Any) -> ToolCall:
         """Parse and validate one tool call; problems become ``error`` for the model to fix."""
@@ -185,6 +219,7 @@ class AgentActivities:
                 non_retryable=True,
             ) from None
         info = activity.info()
+        scope = tool_scope(tool)
         context = ToolContext(
             settings=self.settings,
             workflow_id=info.workflow_id or "",
@@ -194,9 +229,15 @@ class AgentActivities:
             logger=activity.logger,
             user_id=request.user_id,
             tenant_id=request.tenant_id,
+            secrets=ScopedSecrets(self.secrets, scope) if scope.paths else None,
         )
         activity.logger.info("running tool %s (attempt %d)", request.name, info.attempt)
-        output = await tool.run(args, context)
+        try:
+            output = await tool.run(args, context)
+        except SecretError as error:
+            raise secret_application_error(error) from None
+        except ApplicationError as error:
+            raise scrubbed(error) from None
         return ToolResult(
             output=output, idempotency_key=context.idempotency_key, attempt=info.attempt
         )
@@ -210,6 +251,33 @@ def approval_policy(settings: Settings) -> ApprovalPolicy:
         timeout_seconds=settings.approval_timeout_seconds,
         on_timeout=settings.approval_on_timeout,
         on_reject=settings.approval_on_reject,
+    )
+
+
+def scrubbed(error: ApplicationError) -> ApplicationError:
+    """The same error with any secret value handed out to this worker blanked.
+
+    Error messages go into the workflow history; a service that echoes the key
+    it was sent (in a 4xx body, say) must not put it there.
+    """
+    message = SECRET_VALUES.scrub(error.message)
+    if message == error.message:
+        return error
+    return ApplicationError(
+        message,
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+    )
+
+
+def secret_application_error(error: SecretError) -> ApplicationError:
+    """Outages retry (bounded by the step's policy); denials and missing secrets fail at once.
+
+    The message names the store, path and policy, never a value.
+    """
+    return ApplicationError(
+        str(error), type=type(error).__name__, non_retryable=not error.retryable
     )
 
 

@@ -44,8 +44,12 @@ from .models import (
     DecideRequest,
     Decision,
 )
+from .plugin import payload_codec
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
 from .runs import format_steps, run_status, start_run
+{%- if cookiecutter.secrets_backend == "vault" %}
+from .secrets_cli import secrets_app
+{%- endif %}
 from .stack import StackError, local_stack
 from .telemetry import configure_process
 from .temporal_client import TemporalUnavailableError, connect
@@ -150,6 +154,31 @@ def api() -> None:
     uvicorn.run(
         create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
     )
+{%- endif %}
+{%- if cookiecutter.secrets_backend == "vault" %}
+
+
+app.add_typer(secrets_app)
+{%- endif %}
+{%- if cookiecutter.payload_encryption %}
+
+
+@app.command("codec-server")
+def codec_server() -> None:
+    """Serve the payload codec endpoint (/codec/encode, /codec/decode) for the Web UI and CLI."""
+    import uvicorn
+
+    from .codec import codec_from_settings
+    from .codec_server import create_codec_app, endpoint_token_source
+    from .secrets import create_provider
+
+    settings = load_settings()
+    configure_process(settings)
+    provider = create_provider(settings)
+    app_ = create_codec_app(
+        settings, codec_from_settings(settings, provider), endpoint_token_source(provider)
+    )
+    uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port, log_config=None)
 {%- endif %}
 
 
@@ -319,6 +348,8 @@ def dev(
         ) as stack:
             model = stack.fake_llm.base_url if stack.fake_llm else settings.openai_base_url
             typer.echo(f"temporal: {stack.temporal_address}  web ui: {stack.ui_url}")
+            if stack.vault_address:
+                typer.echo(f"vault (dev server, token dev-root): {stack.vault_address}")
             typer.echo(f"model: {model}  task queue: {settings.task_queue}")
             typer.echo(f'ready: try `{SERVICE_NAME} run "{DEMO_TASK}" --wait`; Ctrl-C stops')
             await stop.wait()
@@ -337,7 +368,7 @@ def demo() -> None:
     configure_process(settings)
 
     async def play() -> AgentResult:
-        async with local_stack(settings, db_file=None, scripted=True) as stack:
+        async with local_stack(settings, db_file=None, scripted=True, private_vault=True) as stack:
             typer.echo(f"temporal dev server at {stack.temporal_address}; task: {DEMO_TASK}")
             handle = await start_run(
                 stack.client, AgentRequest(task=DEMO_TASK), task_queue=settings.task_queue
@@ -376,7 +407,7 @@ def replay_run(
                 history = await fetch_history(client, target)
             except RPCError as error:
                 _fail(f"cannot fetch history of {target}: {error.message}")
-        return await replay(history)
+        return await replay(history, codec=payload_codec(settings))
 
     report = run_async(check())
     if report.ok:

@@ -164,6 +164,50 @@ class Settings(BaseSettings):
     )
     versioning_behavior: Literal["pinned", "auto_upgrade"] = "auto_upgrade"
 
+    # --- Secrets: Vault auth, layout, caching (see deploy/vault/README.md) ---
+    vault_namespace: str | None = Field(default=None, validation_alias="VAULT_NAMESPACE")
+    vault_auth: Literal["token", "approle", "kubernetes"] = "token"
+    vault_role_id: str | None = None
+    vault_secret_id: SecretStr | None = None
+    vault_approle_mount: str = "approle"
+    vault_k8s_role: str | None = None
+    vault_k8s_mount: str = "kubernetes"
+    vault_k8s_jwt_path: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    vault_kv_mount: str = Field(default="secret", pattern=r"^[A-Za-z0-9_-]+$")
+    # Every secret of this service lives under <kv_mount>/<vault_prefix>/ and
+    # every policy is named <vault_prefix>-...
+    vault_prefix: str = Field(default=SERVICE_NAME, pattern=r"^[A-Za-z0-9_-]+$")
+    vault_timeout_seconds: float = Field(default=5.0, gt=0)
+    vault_child_token_ttl_seconds: int = Field(default=120, ge=10, le=3600)
+    secrets_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+
+    # --- Payload encryption: AES-GCM codec, keys in Vault KV, codec endpoint ---
+    payload_encryption: bool = {{ "True" if cookiecutter.payload_encryption else "False" }}
+    codec_host: str = "127.0.0.1"
+    codec_port: int = Field(default=8081, ge=1, le=65535)
+    # Origins allowed to call the codec endpoint from a browser (the Web UI).
+    codec_cors_origins: tuple[str, ...] = ("http://localhost:8233", "http://127.0.0.1:8233")
+
+    def secrets_problems(self) -> list[str]:
+        """Settings the chosen Vault auth method cannot work without."""
+        if self.secrets_backend != "vault":
+            return []
+        problems: list[str] = []
+        if self.vault_auth == "approle":
+            for field in ("vault_role_id", "vault_secret_id"):
+                if getattr(self, field) is None:
+                    problems.append(
+                        f"{env_var_name(field)} is required when {ENV_PREFIX}VAULT_AUTH=approle"
+                    )
+        if self.vault_auth == "kubernetes" and not self.vault_k8s_role:
+            problems.append(
+                f"{env_var_name('vault_k8s_role')} is required when "
+                f"{ENV_PREFIX}VAULT_AUTH=kubernetes (the Vault role bound to the service account)"
+            )
+        # A missing or placeholder VAULT_TOKEN is reported by the provider at
+        # login (and by readiness), where it can name the Vault address too.
+        return problems
+
     def deployment_problems(self) -> list[str]:
         """Rules that depend on the environment rather than on one value."""
         if self.env is Environment.DEVELOPMENT:
@@ -227,7 +271,7 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
-    problems = settings.deployment_problems()
+    problems = settings.deployment_problems() + settings.secrets_problems()
     if problems:
         raise ConfigError(problems)
     return settings

@@ -140,6 +140,10 @@ class FakeLlmServer:
         # Requests being answered right now, by kind ("llm", "outbox"): chaos tests
         # kill a worker while one is in flight.
         self.in_flight = {"llm": 0, "outbox": 0}
+        # (path, Authorization header) of every POST, so tests can see which key was sent.
+        self.authorizations: list[tuple[str, str]] = []
+        # When set, chat calls whose bearer key is not in it get 401 (a revoked key).
+        self.accepted_keys: set[str] | None = None
         # Set when the first email has been delivered; the held response waits for `release`.
         self.effect_performed = threading.Event()
         self.release = threading.Event()
@@ -186,6 +190,11 @@ class FakeLlmServer:
         with self._lock:
             return [call for call in self.calls if status is None or call.status == status]
 
+    def keys_sent(self, path: str = "/v1/chat/completions") -> list[str]:
+        """The bearer keys received on ``path``, in order."""
+        with self._lock:
+            return [auth.removeprefix("Bearer ") for p, auth in self.authorizations if p == path]
+
     # --- request handling (called from server threads) ---
 
     def in_flight_now(self, kind: str) -> int:
@@ -195,6 +204,15 @@ class FakeLlmServer:
     def track(self, kind: str, change: int) -> None:
         with self._lock:
             self.in_flight[kind] += change
+
+    def key_accepted(self, authorization: str) -> bool:
+        accepted = self.accepted_keys
+        return accepted is None or authorization.removeprefix("Bearer ") in accepted
+
+    def unauthorized(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        turn = sum(1 for m in body.get("messages") or [] if m.get("role") == "assistant")
+        self._log(str(body.get("model", "")), turn, 401)
+        return 401, {}, {"error": {"message": "invalid api key", "code": 401}}
 
     def chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | str]:
         messages: list[dict[str, Any]] = body.get("messages") or []
@@ -333,7 +351,12 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                 self._send(400, {}, {"error": {"message": "request body is not JSON"}})
                 return
             path = self.path.rstrip("/")
-            if path == "/v1/chat/completions":
+            authorization = self.headers.get("Authorization") or ""
+            with fake._lock:
+                fake.authorizations.append((path, authorization))
+            if path == "/v1/chat/completions" and not fake.key_accepted(authorization):
+                self._send(*fake.unauthorized(body))
+            elif path == "/v1/chat/completions":
                 fake.track("llm", 1)
                 try:
                     self._send(*fake.chat(body))

@@ -38,6 +38,7 @@ from temporalio.worker import (
 
 from . import SERVICE_NAME, __version__
 from .config import Settings
+from .secrets import SecretProvider, create_provider
 from .temporal_client import TemporalUnavailableError, connect
 
 LIVE_PATH = "/health/live"
@@ -110,6 +111,23 @@ async def check_vault(settings: Settings) -> DependencyStatus:
     return DependencyStatus("vault", healthy=False, detail=f"{problem} at {url}")
 
 
+async def check_secrets(
+    settings: Settings, provider: SecretProvider | None = None
+) -> DependencyStatus:
+    """The secret store through the secret provider; with the worker's ``provider``, also
+    that it can still authenticate (its token is valid). Names the Vault address."""
+    name = "vault" if settings.secrets_backend == "vault" else "secrets"
+    if provider is not None:
+        status = await provider.health()
+    else:
+        probe = create_provider(settings)
+        try:
+            status = await probe.server_health()
+        finally:
+            await probe.aclose()
+    return DependencyStatus(name, healthy=status.healthy, detail=status.detail)
+
+
 async def check_llm(settings: Settings) -> DependencyStatus:
     """The LLM endpoint answers HTTP (any status below 500); no tokens are spent."""
     url = settings.openai_base_url.rstrip("/") + "/models"
@@ -123,11 +141,19 @@ async def check_llm(settings: Settings) -> DependencyStatus:
     return DependencyStatus("llm", healthy=True, detail=f"reachable (HTTP {response.status_code})")
 
 
-def worker_checks(settings: Settings, client: Client | None = None) -> dict[str, Check]:
-    """What a worker needs: Temporal, Vault when secrets live there, and the LLM."""
+def worker_checks(
+    settings: Settings, client: Client | None = None, secrets: SecretProvider | None = None
+) -> dict[str, Check]:
+    """What a worker needs: Temporal, Vault when secrets live there, and the LLM.
+
+    With the worker's ``secrets`` provider the Vault check also proves its login works.
+    """
     checks: dict[str, Check] = {"temporal": TemporalCheck(settings, client)}
     if settings.secrets_backend == "vault":
-        checks["vault"] = lambda: check_vault(settings)
+        if secrets is not None:
+            checks["vault"] = lambda: check_secrets(settings, secrets)
+        else:
+            checks["vault"] = lambda: check_vault(settings)
     checks["llm"] = lambda: check_llm(settings)
     return checks
 

@@ -14,7 +14,8 @@ from datetime import timedelta
 import openai
 from temporalio.exceptions import ApplicationError
 
-from .config import Settings
+from .config import Environment, Settings
+from .secrets import LLM_SCOPE, SecretNotFoundError, SecretProvider
 
 # Statuses worth another attempt; every other 4xx means the request itself is wrong.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -42,6 +43,25 @@ def make_client(
             settings.llm_timeout_seconds, connect=settings.llm_connect_timeout_seconds
         ),
     )
+
+
+def secret_api_key(provider: SecretProvider, settings: Settings) -> Callable[[], Awaitable[str]]:
+    """The key from the secret store, fetched per request (through the provider's short cache).
+
+    Passed to ``AsyncOpenAI(api_key=...)`` as a callable, so a key rotated in
+    Vault is used without restarting the worker. In development a missing key
+    means the local scripted model, which needs none.
+    """
+
+    async def api_key() -> str:
+        try:
+            return await provider.get(LLM_SCOPE, LLM_SCOPE.paths[0], "api_key")
+        except SecretNotFoundError:
+            if settings.env is Environment.DEVELOPMENT:
+                return NO_KEY
+            raise
+
+    return api_key
 
 
 def to_application_error(error: openai.OpenAIError) -> ApplicationError:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import PayloadCodec
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
@@ -47,10 +50,15 @@ def save_history(history: WorkflowHistory, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-async def replay(history: WorkflowHistory, workflows: list[type] | None = None) -> ReplayReport:
-    replayer = Replayer(
-        workflows=workflows or [AgentWorkflow], plugins=[service_plugin()], runtime=_quiet()
-    )
+async def replay(
+    history: WorkflowHistory,
+    workflows: list[type] | None = None,
+    *,
+    codec: PayloadCodec | None = None,
+) -> ReplayReport:
+    """``codec``: the payload codec, for histories written with payload encryption on."""
+    plugin = service_plugin(_DecodeOnly(codec) if codec is not None else None)
+    replayer = Replayer(workflows=workflows or [AgentWorkflow], plugins=[plugin], runtime=_quiet())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     events = len(history.events)
@@ -63,6 +71,22 @@ async def replay(history: WorkflowHistory, workflows: list[type] | None = None) 
         nondeterministic=isinstance(failure, NondeterminismError),
         detail=f"{type(failure).__name__}: {_readable(failure)}",
     )
+
+
+class _DecodeOnly(PayloadCodec):
+    """Replay sends nothing anywhere: decode with the real codec, skip encoding.
+
+    So a plain history replays without reaching the key store at all.
+    """
+
+    def __init__(self, codec: PayloadCodec) -> None:
+        self._codec = codec
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self._codec.decode(payloads)
 
 
 def _quiet() -> Runtime:

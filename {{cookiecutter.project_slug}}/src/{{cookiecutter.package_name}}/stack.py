@@ -8,6 +8,7 @@ all in one process tree that shuts down cleanly.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import shutil
 import socket
 import subprocess
@@ -16,13 +17,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
+from temporalio.plugin import SimplePlugin
 
+from .activities import AgentActivities
 from .config import PLACEHOLDER_VALUES, Settings
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
 from .models import AWAITING_APPROVAL_ATTRIBUTE
-from .plugin import service_plugin
+from .plugin import payload_codec, service_plugin
+from .secrets import SecretProvider, create_provider
 from .worker import build_workers, run_workers
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -39,6 +44,7 @@ class Stack:
     temporal_address: str
     ui_url: str | None
     fake_llm: FakeLlmServer | None
+    vault_address: str | None = None
 
 
 def has_real_key(settings: Settings) -> bool:
@@ -93,15 +99,15 @@ def dev_server_command(
     return command
 
 
-async def _wait_for_temporal(address: str, process: subprocess.Popen[bytes]) -> Client:
+async def _wait_for_temporal(
+    address: str, process: subprocess.Popen[bytes], plugin: SimplePlugin
+) -> Client:
     deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS
     while True:
         if process.poll() is not None:
             raise StackError(f"temporal dev server exited with code {process.returncode}")
         try:
-            return await asyncio.wait_for(
-                Client.connect(address, plugins=[service_plugin()]), timeout=2
-            )
+            return await asyncio.wait_for(Client.connect(address, plugins=[plugin]), timeout=2)
         except (RuntimeError, TimeoutError) as error:
             if asyncio.get_running_loop().time() > deadline:
                 raise StackError(f"temporal dev server at {address} not ready: {error}") from error
@@ -129,8 +135,14 @@ async def local_stack(
     scripted: bool | None = None,
     stop: asyncio.Event | None = None,
     script: Script | None = None,
+    private_vault: bool = False,
 ) -> AsyncIterator[Stack]:
-    """Start Temporal, the scripted model (unless a real key is set) and the workers."""
+    """Start Temporal, the scripted model (unless a real key is set) and the workers.
+
+    With the Vault backend in development it also starts an OpenBao dev server
+    (unless one answers at ``VAULT_ADDR``; always a fresh one with
+    ``private_vault``) and writes the policies and demo secrets into it.
+    """
     port = temporal_port or free_port()
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
@@ -141,11 +153,18 @@ async def local_stack(
         start_new_session=True,  # Ctrl-C reaches us; we stop the server ourselves
     )
     fake: FakeLlmServer | None = None
+    vault: Any = None
+    secrets: SecretProvider | None = None
     workers_stop = stop or asyncio.Event()
     workers: asyncio.Task[None] | None = None
     try:
+        vault = await _dev_vault(settings, private=private_vault)
+        if vault is not None:
+            settings = vault.settings_for(settings)
+        secrets = create_provider(settings)
         address = f"127.0.0.1:{port}"
-        client = await _wait_for_temporal(address, process)
+        plugin = service_plugin(payload_codec(settings, secrets))
+        client = await _wait_for_temporal(address, process, plugin)
         if scripted or (scripted is None and not has_real_key(settings)):
             fake = FakeLlmServer(script or DEFAULT_SCRIPT, port=fake_llm_port or free_port())
             fake.start()
@@ -154,18 +173,41 @@ async def local_stack(
             )
             if settings.email_endpoint_url is None:
                 settings = settings.model_copy(update={"email_endpoint_url": fake.outbox_url})
-        workers = asyncio.create_task(run_workers(build_workers(client, settings), workers_stop))
+        activities = AgentActivities(settings, secrets=secrets)
+        workers = asyncio.create_task(
+            run_workers(build_workers(client, settings, activities=activities), workers_stop)
+        )
         yield Stack(
             client=client,
             settings=settings,
             temporal_address=address,
             ui_url=f"http://127.0.0.1:{ui_port}" if ui_port else None,
             fake_llm=fake,
+            vault_address=vault.address if vault is not None else None,
         )
     finally:
         workers_stop.set()
         if workers is not None:
             await asyncio.gather(workers, return_exceptions=True)
+        if secrets is not None:
+            await secrets.aclose()
         if fake is not None:
             fake.stop()
+        if vault is not None:
+            vault.stop()
         _stop(process)
+
+
+async def _dev_vault(settings: Settings, *, private: bool) -> Any:
+    """A ``secrets.dev_server.DevVault`` when the stack should run its own Vault, else None."""
+    if settings.secrets_backend != "vault":
+        return None
+    try:
+        # Imported by name: the module exists only with secrets_backend=vault.
+        dev_server = importlib.import_module(".secrets.dev_server", __package__)
+    except ModuleNotFoundError:
+        return None
+    try:
+        return await dev_server.dev_vault_for(settings, private=private)
+    except dev_server.DevVaultError as error:
+        raise StackError(str(error)) from None

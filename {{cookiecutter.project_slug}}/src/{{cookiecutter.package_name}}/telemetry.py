@@ -33,6 +33,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from . import SERVICE_NAME, __version__
 from .config import Environment, Settings
+from .redaction import RedactSecrets, ScrubRendered
 
 # The fields a log query can rely on (see docs/runbooks.md).
 CORRELATION_FIELDS = ("workflow_id", "run_id", "activity_type", "attempt", "trace_id")
@@ -138,8 +139,12 @@ def configure_logging(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            # Secrets out: secret-like keys and every value the secret provider
+            # handed out, in fields, messages and tracebacks, then in the final line.
+            RedactSecrets(),
             *redactors,
             renderer,
+            ScrubRendered(),
         ],
     )
     handler = logging.StreamHandler(stream or sys.stderr)

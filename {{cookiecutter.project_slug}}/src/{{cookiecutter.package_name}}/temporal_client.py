@@ -15,7 +15,8 @@ from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
 from .config import Environment, Settings
-from .plugin import service_plugin
+from .plugin import payload_codec, service_plugin
+from .secrets import SecretProvider
 
 
 class TemporalUnavailableError(Exception):
@@ -31,13 +32,20 @@ def connect_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
-    """Connect with the service plugin; ``runtime`` carries the metrics exporter, if any."""
+async def connect(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    provider: SecretProvider | None = None,
+) -> Client:
+    """Connect with the service plugin; ``runtime`` carries the metrics exporter, if any,
+    and ``provider`` feeds the payload codec's keys (shared with the worker's activities)."""
     config = connect_config(settings)
     address = config["target_host"]
+    plugin = service_plugin(payload_codec(settings, provider))
     try:
         return await asyncio.wait_for(
-            Client.connect(**config, plugins=[service_plugin()], runtime=runtime),
+            Client.connect(**config, plugins=[plugin], runtime=runtime),
             timeout=settings.temporal_connect_timeout_seconds,
         )
     except (TimeoutError, RuntimeError) as error:

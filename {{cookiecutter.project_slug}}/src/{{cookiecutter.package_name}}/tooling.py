@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .config import Settings
+from .secrets import ScopedSecrets, SecretConfigError
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 T = TypeVar("T")
@@ -37,6 +38,21 @@ class ToolContext:
     )
     user_id: str | None = None
     tenant_id: str | None = None
+    # This tool's secrets, read worker-side with a token limited to its secret_paths.
+    secrets: ScopedSecrets | None = None
+
+    async def secret(self, path: str, key: str) -> str:
+        """A secret from one of the tool's ``secret_paths``; never put it in the result."""
+        return await self._secrets().get(path, key)
+
+    async def optional_secret(self, path: str, key: str) -> str | None:
+        """Like ``secret`` but None when nothing is stored there."""
+        return await self._secrets().get_optional(path, key)
+
+    def _secrets(self) -> ScopedSecrets:
+        if self.secrets is None:
+            raise SecretConfigError("this tool call was given no secret provider")
+        return self.secrets
 
 
 class Tool(ABC):

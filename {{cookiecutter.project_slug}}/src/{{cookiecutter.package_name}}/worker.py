@@ -21,6 +21,7 @@ from .config import Settings
 from .health import ActivityTracker, HealthMonitor, serve_health, worker_checks
 from .lifecycle import worker_options
 from .models import AWAITING_APPROVAL_ATTRIBUTE, llm_task_queue
+from .secrets import create_provider
 from .step_telemetry import StepTelemetry
 from .telemetry import metrics_runtime
 from .temporal_client import connect
@@ -124,7 +125,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     The process also serves ``/health/live`` and ``/health/ready`` on
     ``AGENT_HEALTH_PORT`` and Prometheus metrics on ``AGENT_METRICS_PORT``.
     """
-    client = await connect(settings, runtime=metrics_runtime(settings))
+    # One secret provider per process: the activities, the payload codec, the
+    # readiness check and the token upkeep share its login and cache.
+    secrets = create_provider(settings)
+    client = await connect(settings, runtime=metrics_runtime(settings), provider=secrets)
     await check_search_attribute(client)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,14 +137,21 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     tracker = ActivityTracker()
-    monitor = HealthMonitor(settings, worker_checks(settings, client), tracker=tracker)
-    workers = build_workers(client, settings, tracker=tracker)
-    async with serve_health(settings, monitor) as health:
-        log.info(
-            "worker polling %s and %s",
-            settings.task_queue,
-            llm_task_queue(settings.task_queue),
-            extra={"health_port": health.port, "metrics_port": settings.metrics_port},
-        )
-        await run_workers(workers, stop)
-        log.info("worker stopped")
+    monitor = HealthMonitor(settings, worker_checks(settings, client, secrets), tracker=tracker)
+    activities = AgentActivities(settings, secrets=secrets)
+    workers = build_workers(client, settings, activities=activities, tracker=tracker)
+    upkeep = asyncio.create_task(secrets.maintain(stop))
+    try:
+        async with serve_health(settings, monitor) as health:
+            log.info(
+                "worker polling %s and %s",
+                settings.task_queue,
+                llm_task_queue(settings.task_queue),
+                extra={"health_port": health.port, "metrics_port": settings.metrics_port},
+            )
+            await run_workers(workers, stop)
+            log.info("worker stopped")
+    finally:
+        stop.set()
+        await asyncio.gather(upkeep, return_exceptions=True)
+        await secrets.aclose()

@@ -1,4 +1,4 @@
-# Read-only access to the LLM provider's API key, used by the call_llm activity.
+# Read-only access for the service's llm scope; rendered from its declared secret paths.
 path "secret/data/{{ cookiecutter.project_slug }}/llm" {
   capabilities = ["read"]
 }

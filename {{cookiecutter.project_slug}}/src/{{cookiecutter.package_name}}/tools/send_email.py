@@ -3,7 +3,8 @@
 It sends the call's idempotency key in the ``Idempotency-Key`` header, so the
 receiving service performs the effect once however often Temporal retries the
 call (a lost response, a crashed worker). The endpoint comes from
-``AGENT_EMAIL_ENDPOINT_URL``.
+``AGENT_EMAIL_ENDPOINT_URL``; its API key (if it needs one) from the secret
+``tools/send_email`` (key ``api_key``), never from the workflow.
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ class SendEmail(Tool):
                 type="ToolNotConfigured",
                 non_retryable=True,
             )
+        headers = {"Idempotency-Key": context.idempotency_key}
+        # The endpoint's API key, read worker-side with a token that can read only
+        # this tool's path. Optional: an endpoint without auth (the local outbox) needs none.
+        api_key = await context.optional_secret("tools/send_email", "api_key")
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         timeout = httpx.Timeout(context.settings.tool_http_timeout_seconds)
         async with httpx.AsyncClient(timeout=timeout) as client:
             response = await with_heartbeat(
-                client.post(
-                    url,
-                    json=args.model_dump(),
-                    headers={"Idempotency-Key": context.idempotency_key},
-                ),
-                context,
+                client.post(url, json=args.model_dump(), headers=headers), context
             )
         if response.status_code >= 500 or response.status_code in (408, 409, 429):
             raise ApplicationError(

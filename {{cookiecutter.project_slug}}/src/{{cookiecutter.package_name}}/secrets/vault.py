@@ -1,0 +1,466 @@
+"""Secrets from Vault (or OpenBao) KV v2, read per scope with short-lived child tokens.
+
+The worker logs in once (token, AppRole or Kubernetes auth) with a token whose
+policy lets it do little more than mint child tokens through the token role
+``<prefix>-scoped``. Each scope (a tool, the LLM client, the codec) is read with
+its own child token carrying only that scope's policy, so a tool that asks for
+another tool's path gets HTTP 403 from Vault itself. Child tokens live for
+``AGENT_VAULT_CHILD_TOKEN_TTL_SECONDS`` and are reused for half of that; the
+login token is renewed before it expires and re-obtained when renewal is no
+longer possible. hvac is blocking, so every call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import hvac
+import requests
+from hvac import exceptions as vault_errors
+
+from .. import SERVICE_NAME
+from ..config import PLACEHOLDER_VALUES, Environment, Settings
+from ..redaction import SECRET_VALUES, SecretRegistry
+from .base import (
+    SecretAccessDeniedError,
+    SecretConfigError,
+    SecretError,
+    SecretNotFoundError,
+    SecretProvider,
+    SecretScope,
+    SecretsHealth,
+    SecretUnavailableError,
+)
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+DEV_VAULT_ADDR = "http://127.0.0.1:8200"
+# The root token of the throwaway in-memory dev server that `make vault` and
+# `dev` start; used only when AGENT_ENV=development and VAULT_TOKEN is unset
+# (or still the .env.example placeholder).
+DEV_ROOT_TOKEN = "dev-root"  # noqa: S105 - a dev-server constant, not a credential
+# Renew (or log in again) once less than this share of the token's TTL is left.
+RENEW_AT_FRACTION = 1 / 3
+
+
+class VaultSealedError(SecretUnavailableError):
+    """Vault answers but is sealed: reads wait until an operator unseals it."""
+
+
+class _LoginFailedError(Exception):
+    """Internal: the login itself failed (reported differently from a denied read)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
+def vault_address(settings: Settings) -> str:
+    return (settings.vault_addr or DEV_VAULT_ADDR).rstrip("/")
+
+
+def token_role_name(prefix: str) -> str:
+    """The token role through which the worker mints per-scope child tokens."""
+    return f"{prefix}-scoped"
+
+
+def configured_token(settings: Settings) -> str:
+    """``VAULT_TOKEN``; in development, the dev server's token when it is unset."""
+    token = settings.vault_token.get_secret_value() if settings.vault_token else ""
+    if token.strip().lower() not in PLACEHOLDER_VALUES:
+        return token
+    if settings.env is Environment.DEVELOPMENT:
+        return DEV_ROOT_TOKEN  # `cp .env.example .env` + `make vault` just works
+    raise SecretConfigError(
+        f"VAULT_TOKEN is missing or a placeholder (Vault at {vault_address(settings)}, "
+        f"AGENT_ENV={settings.env.value}); set a real token or use "
+        "AGENT_VAULT_AUTH=approle / kubernetes"
+    )
+
+
+def kv_api_path(settings: Settings, path: str) -> str:
+    """The HTTP API path of a secret, as it appears in policies."""
+    return f"{settings.vault_kv_mount}/data/{settings.vault_prefix}/{path}"
+
+
+class VaultSecretProvider(SecretProvider):
+    backend = "vault"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: SecretRegistry = SECRET_VALUES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            cache_ttl=settings.secrets_cache_ttl_seconds, registry=registry, clock=clock
+        )
+        self._settings = settings
+        self.address = vault_address(settings)
+        self._session = requests.Session()
+        self._client = self._new_client(token=None)
+        self._lock = threading.Lock()
+        self._logged_in = False
+        self._expires_at: float | None = None  # None: the token never expires
+        self._ttl = 0.0
+        self._renewable = False
+        self._children: dict[str, tuple[str, float]] = {}
+        self._policies: list[str] = []
+        self._accessor = ""
+
+    # -- public -----------------------------------------------------------
+
+    @property
+    def accessor(self) -> str:
+        """The login token's accessor (identifies it for an operator; not a credential)."""
+        return self._accessor
+
+    @property
+    def login_policies(self) -> list[str]:
+        """Policies of the login token (after ``ensure_token``)."""
+        return list(self._policies)
+
+    async def ensure_token(self) -> None:
+        """Log in, or renew the login token when it nears expiry."""
+        await asyncio.to_thread(self._checked, self._ensure_token, "authenticating to", None)
+
+    async def child_token(self, scope: SecretScope) -> str:
+        """A short-lived token that carries only ``scope``'s policy."""
+        policy = scope.policy_name(self._settings.vault_prefix)
+        return await asyncio.to_thread(
+            self._checked, lambda: self._child_token(scope), "creating a token for", policy
+        )
+
+    async def server_health(self) -> SecretsHealth:
+        """Vault's ``sys/health``: serving, sealed or unreachable (no login)."""
+        return await asyncio.to_thread(server_health, self._settings, self._session)
+
+    async def health(self) -> SecretsHealth:
+        """Vault is serving (not sealed) and this process can authenticate."""
+        status = await self.server_health()
+        if not status.healthy:
+            return status
+        try:
+            await self.ensure_token()
+        except SecretError as error:
+            return SecretsHealth(healthy=False, detail=str(error))
+        return status
+
+    async def maintain(self, stop: asyncio.Event) -> None:
+        """Keep the login token fresh until ``stop`` is set (run it beside the worker)."""
+        while not stop.is_set():
+            try:
+                await self.ensure_token()
+            except SecretError as error:
+                logger.warning("vault token upkeep failed: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._next_check_in())
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._revoke)
+
+    # -- login and renewal (worker thread) ---------------------------------
+
+    def _new_client(self, token: str | None) -> Any:
+        return hvac.Client(
+            url=self.address,
+            token=token,
+            namespace=self._settings.vault_namespace,
+            timeout=self._settings.vault_timeout_seconds,
+            session=self._session,
+        )
+
+    def _ensure_token(self) -> None:
+        with self._lock:
+            if not self._logged_in:
+                self._login()
+                return
+            if self._expires_at is None:
+                return
+            remaining = self._expires_at - self._clock()
+            if remaining > self._ttl * RENEW_AT_FRACTION:
+                return
+            if self._renewable and remaining > 1 and self._renew():
+                return
+            if self._settings.vault_auth == "token":
+                if remaining <= 0:
+                    raise SecretConfigError(
+                        f"VAULT_TOKEN expired and cannot be renewed (Vault at {self.address}); "
+                        "issue a new token or use AGENT_VAULT_AUTH=approle/kubernetes"
+                    )
+                return
+            self._login()
+
+    def _renew(self) -> bool:
+        try:
+            auth = self._client.auth.token.renew_self(increment=int(self._ttl) or None)["auth"]
+        except (vault_errors.VaultError, requests.RequestException) as error:
+            logger.info("vault token renewal failed, logging in again: %s", type(error).__name__)
+            return False
+        granted = float(auth["lease_duration"])
+        self._expires_at = self._clock() + granted
+        # Renewal capped by the token's max TTL: log in again next time.
+        return granted > self._ttl * RENEW_AT_FRACTION
+
+    def _login(self) -> None:
+        try:
+            if self._settings.vault_auth == "token":
+                token = configured_token(self._settings)
+                self._client.token = token
+                data = self._client.auth.token.lookup_self()["data"]
+                lease, renewable, policies = data["ttl"], data["renewable"], data["policies"]
+                accessor = data["accessor"]
+            else:
+                auth = self._login_request()
+                token = auth["client_token"]
+                self._client.token = token
+                lease, renewable = auth["lease_duration"], auth["renewable"]
+                policies = auth["token_policies"]
+                accessor = auth["accessor"]
+        except (vault_errors.VaultError, requests.RequestException) as error:
+            raise _LoginFailedError(error) from error
+        self._registry.add(token)
+        self._policies = list(policies or [])
+        self._accessor = accessor
+        self._ttl = float(lease or 0)
+        self._expires_at = self._clock() + self._ttl if self._ttl else None
+        self._renewable = bool(renewable)
+        self._children.clear()  # children of a previous login die with it
+        self._logged_in = True
+
+    def _login_request(self) -> dict[str, Any]:
+        settings = self._settings
+        if settings.vault_auth == "approle":
+            secret_id = (
+                settings.vault_secret_id.get_secret_value() if settings.vault_secret_id else ""
+            )
+            response = self._client.auth.approle.login(
+                role_id=settings.vault_role_id,
+                secret_id=secret_id,
+                use_token=False,
+                mount_point=settings.vault_approle_mount,
+            )
+        else:
+            try:
+                jwt = settings.vault_k8s_jwt_path.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise SecretConfigError(
+                    f"cannot read the Kubernetes service-account token at "
+                    f"{settings.vault_k8s_jwt_path} (AGENT_VAULT_K8S_JWT_PATH): {error.strerror}"
+                ) from None
+            response = self._client.auth.kubernetes.login(
+                role=settings.vault_k8s_role,
+                jwt=jwt,
+                use_token=False,
+                mount_point=settings.vault_k8s_mount,
+            )
+        auth: dict[str, Any] = response["auth"]
+        return auth
+
+    def _login_token_alive(self) -> bool:
+        try:
+            self._client.auth.token.lookup_self()
+        except vault_errors.Forbidden:
+            return False
+        return True
+
+    def _next_check_in(self) -> float:
+        if self._expires_at is None:
+            return 60.0
+        remaining = self._expires_at - self._clock()
+        return max(1.0, min(60.0, remaining - self._ttl * RENEW_AT_FRACTION))
+
+    def _revoke(self) -> None:
+        with self._lock:
+            if self._logged_in and self._settings.vault_auth != "token":
+                # Best effort: an unrevoked token expires on its own.
+                with contextlib.suppress(vault_errors.VaultError, requests.RequestException):
+                    self._client.auth.token.revoke_self()
+            self._logged_in = False
+            self._children.clear()
+        self._session.close()
+
+    # -- scoped reads (worker thread) --------------------------------------
+
+    def _child_token(self, scope: SecretScope) -> str:
+        self._ensure_token()
+        ttl = self._settings.vault_child_token_ttl_seconds
+        with self._lock:
+            cached = self._children.get(scope.name)
+            if cached is not None and cached[1] - self._clock() > ttl / 2:
+                return cached[0]
+            try:
+                auth = self._create_child(scope, ttl)
+            except vault_errors.Forbidden:
+                if self._settings.vault_auth == "token":
+                    raise
+                self._login()  # the login token was revoked or expired: once more, fresh
+                auth = self._create_child(scope, ttl)
+            token: str = auth["client_token"]
+            self._registry.add(token)
+            self._children[scope.name] = (token, self._clock() + float(auth["lease_duration"]))
+            return token
+
+    def _create_child(self, scope: SecretScope, ttl: int) -> dict[str, Any]:
+        auth: dict[str, Any] = self._client.auth.token.create(
+            role_name=token_role_name(self._settings.vault_prefix),
+            policies=[scope.policy_name(self._settings.vault_prefix)],
+            ttl=f"{ttl}s",
+            renewable=False,
+            display_name=f"{SERVICE_NAME}-{scope.name}",
+            meta={"scope": scope.name},
+        )["auth"]
+        return auth
+
+    def _read_blocking(self, scope: SecretScope, path: str) -> dict[str, str]:
+        policy = scope.policy_name(self._settings.vault_prefix)
+
+        def attempt() -> Any:
+            token = self._child_token(scope)
+            return self._new_client(token).secrets.kv.v2.read_secret_version(
+                path=f"{self._settings.vault_prefix}/{path}",
+                mount_point=self._settings.vault_kv_mount,
+                raise_on_deleted_version=True,
+            )
+
+        def read() -> Any:
+            try:
+                return attempt()
+            except vault_errors.Forbidden:
+                if self._login_token_alive():
+                    raise  # a real denial: the policy does not grant this path
+                # The login token was revoked or expired (and its children with
+                # it): start over once with a fresh login.
+                with self._lock:
+                    self._logged_in = False
+                    self._children.clear()
+                return attempt()
+
+        response = self._checked(read, "reading", policy, kv_api_path(self._settings, path))
+        data = response["data"]["data"] or {}
+        return {
+            str(key): value if isinstance(value, str) else str(value) for key, value in data.items()
+        }
+
+    def missing_key_message(self, path: str, key: str, present: object) -> str:
+        return (
+            f"secret {kv_api_path(self._settings, path)} in Vault at {self.address} has no key "
+            f"{key!r}; add it with `bao kv patch -mount={self._settings.vault_kv_mount} "
+            f"{self._settings.vault_prefix}/{path} {key}=...`"
+        )
+
+    # -- errors ------------------------------------------------------------
+
+    def _checked(
+        self, call: Callable[[], _T], action: str, policy: str | None, path: str | None = None
+    ) -> _T:
+        """Run a blocking Vault call; turn every failure into a precise ``SecretError``."""
+        target = path or f"auth/token/create/{token_role_name(self._settings.vault_prefix)}"
+        try:
+            return call()
+        except SecretError:
+            raise
+        except _LoginFailedError as failed:
+            raise self._login_error(failed.cause, target) from None
+        except (vault_errors.VaultError, requests.RequestException) as error:
+            raise self._translate(error, action=action, path=target, policy=policy) from None
+
+    def _login_error(self, error: Exception, needed_for: str) -> SecretError:
+        method = self._settings.vault_auth
+        if isinstance(error, vault_errors.Forbidden | vault_errors.InvalidRequest):
+            credentials = {
+                "token": "VAULT_TOKEN",
+                "approle": "AGENT_VAULT_ROLE_ID / AGENT_VAULT_SECRET_ID",
+                "kubernetes": "AGENT_VAULT_K8S_ROLE and the service-account token",
+            }[method]
+            return SecretConfigError(
+                f"Vault at {self.address} refused the {method} login needed for {needed_for}: "
+                f"{_first_line(error)}; check {credentials}"
+            )
+        return self._translate(
+            error, action=f"logging in ({method} auth) for", path=needed_for, policy=None
+        )
+
+    def _translate(
+        self, error: Exception, *, action: str, path: str, policy: str | None
+    ) -> SecretError:
+        """A precise error naming the address, the path and the policy involved."""
+        where = f"{action} {path} (policy {policy or 'of the login token'})"
+        if isinstance(error, requests.ConnectionError | requests.Timeout):
+            kind = "timed out" if isinstance(error, requests.Timeout) else "connection refused"
+            return SecretUnavailableError(
+                f"Vault unreachable at {self.address} ({kind}) while {where}; "
+                "is it running and is VAULT_ADDR right?"
+            )
+        if isinstance(error, vault_errors.VaultDown):
+            return VaultSealedError(
+                f"Vault at {self.address} is sealed while {where}; retrying until it is unsealed"
+            )
+        if isinstance(error, vault_errors.Forbidden | vault_errors.Unauthorized):
+            return SecretAccessDeniedError(
+                f"Vault at {self.address} denied {where}: permission denied (HTTP 403); "
+                "check that the policy grants read on this path (development: run "
+                f"`{SERVICE_NAME} secrets bootstrap`)"
+            )
+        if isinstance(error, vault_errors.InvalidPath):
+            return SecretNotFoundError(
+                f"nothing stored at {path} in Vault at {self.address} ({where}); write it with "
+                f"`bao kv put -mount={self._settings.vault_kv_mount} ...`"
+            )
+        if isinstance(error, vault_errors.InvalidRequest):
+            return SecretConfigError(
+                f"Vault at {self.address} rejected {where}: {_first_line(error)} "
+                f"(development: run `{SERVICE_NAME} secrets bootstrap`)"
+            )
+        if isinstance(
+            error,
+            vault_errors.InternalServerError
+            | vault_errors.BadGateway
+            | vault_errors.RateLimitExceeded
+            | vault_errors.UnexpectedError,
+        ):
+            return SecretUnavailableError(
+                f"Vault at {self.address} failed while {where}: {_first_line(error)}"
+            )
+        return SecretError(f"Vault at {self.address}: {where} failed: {type(error).__name__}")
+
+
+def _first_line(error: Exception) -> str:
+    """Vault's own reason, without hvac's "N errors occurred" and ", on post <url>" noise."""
+    lines = [line.strip(" *\t") for line in str(error).splitlines() if line.strip(" *\t")]
+    line = lines[1] if len(lines) > 1 and lines[0].endswith("occurred:") else (lines or [""])[0]
+    return line.split(", on ", 1)[0]
+
+
+def server_health(settings: Settings, session: requests.Session | None = None) -> SecretsHealth:
+    """Vault's ``sys/health``, unauthenticated: serving, sealed, or unreachable."""
+    address = vault_address(settings)
+    http = session or requests.Session()
+    try:
+        response = http.get(
+            f"{address}/v1/sys/health",
+            params={"standbyok": "true", "perfstandbyok": "true"},
+            timeout=settings.vault_timeout_seconds,
+        )
+    except requests.RequestException as error:
+        kind = "timed out" if isinstance(error, requests.Timeout) else "connection refused"
+        return SecretsHealth(False, f"Vault unreachable at {address} ({kind})")
+    finally:
+        if session is None:
+            http.close()
+    if response.status_code == 503:
+        return SecretsHealth(False, f"Vault at {address} is sealed")
+    if response.status_code == 501:
+        return SecretsHealth(False, f"Vault at {address} is not initialized")
+    if response.status_code not in (200, 429, 472, 473):
+        return SecretsHealth(False, f"Vault at {address} answered HTTP {response.status_code}")
+    version = response.json().get("version", "?")
+    return SecretsHealth(True, f"serving at {address}, version {version}")
