@@ -90,6 +90,11 @@ COMBINATIONS = [
         },
     ),
     Variant("billing-ops-agent", {"project_name": "Billing Ops Agent"}),
+    # The longest slug allowed (40 characters): generated code must format the same.
+    Variant(
+        "longest-name",
+        {"project_name": "Quarterly Revenue Reconciliation Agent X", "payload_encryption": True},
+    ),
 ]
 
 ALL_VARIANTS = option_variants() + COMBINATIONS

@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult, Ag
 from {{ cookiecutter.package_name }}.runs import start_run
 from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
 
-from tests.agent_support import running_workers, script, settings_for
+from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, cli, temporal_cli, wait_for_pending
 from tests.support import free_port, required_binary, run_cli
 from tests.test_local_stack import start, wait_for_line
@@ -40,7 +40,8 @@ async def waiting_run(
         overrides = {"approvers": ["alice", "bob"], **settings}
         async with running_workers(client, settings_for(fake, **overrides)) as queue:
             handle = await start_run(client, AgentRequest(task="refund order 42"), task_queue=queue)
-            env = {"TEMPORAL_ADDRESS": address, "AGENT_TASK_QUEUE": queue}
+            # The CLI runs as in the agent-loop tests: no Vault, no payload codec.
+            env = {"TEMPORAL_ADDRESS": address, "AGENT_TASK_QUEUE": queue, **LOOP_ENV}
             try:
                 yield handle, env, fake
             finally:
@@ -180,7 +181,11 @@ async def test_cli_nothing_pending(dev_client: Client, temporal_address: str) ->
 
 async def test_cli_no_such_run(temporal_address: str) -> None:
     refused = await cli(
-        "approve", "no-such-run", "--by", "alice", env={"TEMPORAL_ADDRESS": temporal_address}
+        "approve",
+        "no-such-run",
+        "--by",
+        "alice",
+        env={"TEMPORAL_ADDRESS": temporal_address, **LOOP_ENV},
     )
     assert refused.returncode == 1
     assert refused.stderr.strip() == "error: no such run: no-such-run"

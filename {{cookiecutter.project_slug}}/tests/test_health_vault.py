@@ -11,7 +11,11 @@ import httpx
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.health import HealthMonitor, check_vault, worker_checks
+from {{ cookiecutter.package_name }}.health import (
+    HealthMonitor,
+    check_vault,
+    worker_checks,
+)
 
 from tests.support import free_port, required_binary
 

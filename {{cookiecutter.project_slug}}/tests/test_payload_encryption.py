@@ -22,7 +22,11 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.codec import ENCODING, KEY_ID_METADATA, codec_from_settings
+from {{ cookiecutter.package_name }}.codec import (
+    ENCODING,
+    KEY_ID_METADATA,
+    codec_from_settings,
+)
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest

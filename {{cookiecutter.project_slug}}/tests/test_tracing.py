@@ -14,7 +14,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
-from {{ cookiecutter.package_name }} import SERVICE_NAME, step_telemetry, workflow_telemetry
+from {{ cookiecutter.package_name }} import (
+    SERVICE_NAME,
+    step_telemetry,
+    workflow_telemetry,
+)
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentStatus

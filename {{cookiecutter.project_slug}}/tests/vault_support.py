@@ -13,7 +13,10 @@ import hvac
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.secrets import SERVICE_SCOPES, SecretScope
-from {{ cookiecutter.package_name }}.secrets.vault_admin import bootstrap, worker_policy_name
+from {{ cookiecutter.package_name }}.secrets.vault_admin import (
+    bootstrap,
+    worker_policy_name,
+)
 
 from tests.support import BaoDevServer
 

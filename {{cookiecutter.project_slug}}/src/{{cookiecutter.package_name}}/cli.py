@@ -47,6 +47,7 @@ from .models import (
 from .plugin import payload_codec
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
 from .runs import format_steps, run_status, start_run
+from .secrets import SecretError
 {%- if cookiecutter.secrets_backend == "vault" %}
 from .secrets_cli import secrets_app
 {%- endif %}
@@ -678,6 +679,11 @@ def main() -> None:
         for problem in error.problems:
             typer.echo(f"config error: {problem} (see .env.example)", err=True)
         code = EXIT_CONFIG_ERROR
+    except SecretError as error:
+        # Any command that needs a secret (e.g. the payload codec's key) and cannot get
+        # it: the message names the store, the path and the policy, never a value.
+        typer.echo(f"error: {error}", err=True)
+        code = 1
     except SystemExit as exit_:
         code = _exit_code(exit_)
     _exit_without_teardown(code)
