@@ -46,6 +46,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_secrets_e2e.py",
             Path("tests") / "vault_support.py",
             Path("tests") / "test_health_vault.py",
+            Path("tests") / "test_chaos_vault.py",
             Path("deploy") / "vault",
         ]
     if not answers["payload_encryption"]:

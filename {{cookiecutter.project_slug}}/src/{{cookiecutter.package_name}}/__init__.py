@@ -8,9 +8,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 SERVICE_NAME = "{{ cookiecutter.project_slug }}"
 
-try:
-    __version__ = version(SERVICE_NAME)
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> str:
+    # Looked up on first use, not at import: Temporal's sandbox re-imports this
+    # package for every workflow run, and reading package metadata costs ~1 ms.
+    if name == "__version__":
+        try:
+            return version(SERVICE_NAME)
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0.0.0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["SERVICE_NAME", "__version__"]

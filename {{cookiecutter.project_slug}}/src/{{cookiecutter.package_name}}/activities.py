@@ -38,7 +38,7 @@ from .secrets import (
     create_provider,
     tool_scope,
 )
-from .tooling import Tool, ToolContext, describe_validation_error
+from .tooling import Tool, ToolContext, describe_validation_error, heartbeating
 from .tools import TOOLS
 
 
@@ -68,6 +68,24 @@ class AgentActivities:
         # Secrets are fetched here, worker-side, never passed through the workflow.
         self.secrets = secrets or create_provider(settings)
         self._api_key = api_key or secret_api_key(self.secrets, settings)
+        # One client per endpoint, reused by every call: building one costs tens of
+        # milliseconds (TLS context), which dominated the LLM step under load.
+        self._clients: dict[str | None, openai.AsyncOpenAI] = {}
+        # The tools' JSON schemas never change while the worker runs: build them once.
+        self._tool_schemas: list[Any] = [tool.openai_schema() for tool in self.tools.values()]
+
+    def llm_client(self, base_url: str | None) -> openai.AsyncOpenAI:
+        client = self._clients.get(base_url)
+        if client is None:
+            client = make_client(self.settings, base_url=base_url, api_key=self._api_key)
+            self._clients[base_url] = client
+        return client
+
+    async def close(self) -> None:
+        """Close the LLM clients (their connection pools)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
 
     @activity.defn(name=CALL_LLM)
     async def call_llm(self, request: LlmRequest) -> LlmResponse:
@@ -85,14 +103,19 @@ class AgentActivities:
         activity.logger.info(
             "calling %s (%s, attempt %d)", model, "fallback" if use_fallback else "primary", attempt
         )
-        client = make_client(settings, base_url=base_url, api_key=self._api_key)
+        client = self.llm_client(base_url)
         messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += [_to_openai(message) for message in request.messages]
         try:
-            completion = await client.chat.completions.create(
-                model=model,
-                messages=messages,
-                tools=[tool.openai_schema() for tool in self.tools.values()],  # type: ignore[misc]
+            # Heartbeat while the model thinks: a call lost with its worker is
+            # retried after the heartbeat timeout, not the start-to-close timeout.
+            completion = await heartbeating(
+                client.chat.completions.create(
+                    model=model,
+                    messages=messages,
+                    tools=self._tool_schemas,
+                ),
+                activity.heartbeat,
             )
         except SecretError as error:  # the key could not be read (Vault down, denied...)
             raise secret_application_error(error) from None
@@ -107,8 +130,12 @@ class AgentActivities:
         except openai.OpenAIError as error:
             # from None: the cause's text would reach the history unscrubbed.
             raise scrubbed(to_application_error(error)) from None
-        finally:
-            await client.close()
+        except ValueError:
+            # A 200 whose body is not a completion (a broken proxy, a truncated body).
+            raise ApplicationError(
+                "LLM returned a malformed response (not a chat completion)",
+                type="LlmBadResponse",
+            ) from None
         if not completion.choices:
             raise ApplicationError("LLM returned no choices", type="LlmBadResponse")
         message = completion.choices[0].message
@@ -126,6 +153,7 @@ class AgentActivities:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
+            attempt=attempt,
         )
 
     async def _key_was_rotated(self, used: str) -> bool:
@@ -210,7 +238,9 @@ class AgentActivities:
             raise secret_application_error(error) from None
         except ApplicationError as error:
             raise scrubbed(error) from None
-        return ToolResult(output=output, idempotency_key=context.idempotency_key)
+        return ToolResult(
+            output=output, idempotency_key=context.idempotency_key, attempt=info.attempt
+        )
 
 
 def approval_policy(settings: Settings) -> ApprovalPolicy:

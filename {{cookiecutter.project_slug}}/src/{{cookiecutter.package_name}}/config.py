@@ -121,6 +121,16 @@ class Settings(BaseSettings):
     # The approval page's login cookie is sent over HTTPS only (turn off for plain-HTTP dev).
     api_secure_cookies: bool = True
 
+    # --- resilience: load test, prompt cases and the readiness gate ---------------
+    evals_file: Path = Path("evals/cases.yaml")
+    # `gate` runs a load test of this size on an embedded stack with the scripted model...
+    gate_runs: int = Field(default=20, ge=1)
+    gate_concurrency: int = Field(default=5, ge=1)
+    gate_llm_latency_ms: float = Field(default=20.0, ge=0)
+    # ...and fails when the p95 latency or the error rate crosses these.
+    gate_max_p95_seconds: float = Field(default=10.0, gt=0)
+    gate_max_error_rate: float = Field(default=0.0, ge=0, le=1)
+
     def price_of(self, model: str) -> ModelPrice:
         return self.llm_prices.get(model) or self.llm_prices.get("*") or ModelPrice()
 

@@ -18,7 +18,12 @@ Script file (JSON)::
 ``$task`` is the user's first message and ``$tool_result`` the latest tool output.
 A tool call with ``raw_arguments`` sends that text verbatim (e.g. malformed JSON).
 A fault with ``"model": "name"`` applies only to requests for that model, and
-``"times": null`` applies it every time.
+``"times": null`` applies it every time. Besides an error ``status``, a fault can
+be ``{"delay_seconds": 3}`` (a slow answer, e.g. past the client's timeout) or
+``{"malformed": true}`` (a 200 whose body is not a completion).
+
+``GET /script`` returns the current script and ``PUT /script`` replaces it, so a
+load test can give a running scripted model its latency and an echoing script.
 """
 
 from __future__ import annotations
@@ -33,11 +38,15 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 
 class Fault(BaseModel):
-    status: int = Field(ge=400, le=599)
+    # An error status, or none for a fault that only delays (delay_seconds) or
+    # garbles (malformed) an otherwise normal answer.
+    status: int | None = Field(default=None, ge=400, le=599)
+    delay_seconds: float = Field(default=0.0, ge=0)
+    malformed: bool = False
     message: str = "injected fault"
     retry_after: float | None = None
     retry_after_ms: int | None = None
@@ -81,6 +90,21 @@ DEFAULT_SCRIPT = Script(
 )
 
 
+def echo_script(latency_ms: float = 0.0) -> Script:
+    """Like the default script, but the answer quotes the task (so a load test can check that
+    every run got its own answer back) and each reply takes ``latency_ms``."""
+    delay = latency_ms / 1000
+    return Script(
+        turns=[
+            Turn(
+                tool_calls=[ScriptedCall(name="search_docs", arguments={"query": "$task"})],
+                delay_seconds=delay,
+            ),
+            Turn(content="Answer to [$task]:\n$tool_result", delay_seconds=delay),
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class LoggedCall:
     at: float  # time.monotonic()
@@ -100,13 +124,22 @@ class FakeLlmServer:
         port: int = 0,
         outbox_drop_first: int = 0,
         outbox_hold_first: bool = False,
+        outbox_delay_seconds: float = 0.0,
     ) -> None:
         self.script = script
         self.calls: list[LoggedCall] = []
         self.emails: list[dict[str, Any]] = []
         self.outbox_keys: list[str] = []
+        # time.monotonic() of each outbox request, in the order of outbox_keys.
+        self.outbox_times: list[float] = []
         self.outbox_drop_first = outbox_drop_first
         self.outbox_hold_first = outbox_hold_first
+        # The effect is performed at once, the answer comes after this delay: a
+        # worker killed meanwhile has done the effect without hearing back.
+        self.outbox_delay_seconds = outbox_delay_seconds
+        # Requests being answered right now, by kind ("llm", "outbox"): chaos tests
+        # kill a worker while one is in flight.
+        self.in_flight = {"llm": 0, "outbox": 0}
         # (path, Authorization header) of every POST, so tests can see which key was sent.
         self.authorizations: list[tuple[str, str]] = []
         # When set, chat calls whose bearer key is not in it get 401 (a revoked key).
@@ -164,6 +197,14 @@ class FakeLlmServer:
 
     # --- request handling (called from server threads) ---
 
+    def in_flight_now(self, kind: str) -> int:
+        with self._lock:
+            return self.in_flight[kind]
+
+    def track(self, kind: str, change: int) -> None:
+        with self._lock:
+            self.in_flight[kind] += change
+
     def key_accepted(self, authorization: str) -> bool:
         accepted = self.accepted_keys
         return accepted is None or authorization.removeprefix("Bearer ") in accepted
@@ -173,7 +214,7 @@ class FakeLlmServer:
         self._log(str(body.get("model", "")), turn, 401)
         return 401, {}, {"error": {"message": "invalid api key", "code": 401}}
 
-    def chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | str]:
         messages: list[dict[str, Any]] = body.get("messages") or []
         model = str(body.get("model", ""))
         turn_number = sum(1 for message in messages if message.get("role") == "assistant")
@@ -182,9 +223,13 @@ class FakeLlmServer:
             (str(m.get("content")) for m in messages if m.get("role") == "user"), ""
         )
         fault = self._due_fault(conversation, turn_number, turn, model)
-        if turn.delay_seconds:
-            time.sleep(turn.delay_seconds)
-        if fault is not None:
+        delay = turn.delay_seconds + (fault.delay_seconds if fault is not None else 0.0)
+        if delay:
+            time.sleep(delay)
+        if fault is not None and fault.malformed:
+            self._log(model, turn_number, 200)
+            return 200, {}, "this is not a chat completion {"
+        if fault is not None and fault.status is not None:
             self._log(model, turn_number, fault.status)
             headers = {}
             if fault.retry_after is not None:
@@ -218,6 +263,7 @@ class FakeLlmServer:
         """Record an email once per key; returns (performed now, drop this response)."""
         with self._lock:
             self.outbox_keys.append(key)
+            self.outbox_times.append(time.monotonic())
             if any(email["idempotency_key"] == key for email in self.emails):
                 return False, False
             self.emails.append({**body, "idempotency_key": key})
@@ -280,6 +326,9 @@ def _completion(
 def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle's algorithm on,
+        # the body waits for the client's delayed ACK (~40 ms per reply).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests and the demo print what matters
@@ -287,6 +336,8 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/outbox":
                 self._send(200, {}, {"emails": fake.emails})
+            elif self.path.rstrip("/") == "/script":
+                self._send(200, {}, fake.script.model_dump(mode="json"))
             elif self.path.rstrip("/") in ("/health", "/v1/models"):
                 self._send(200, {}, {"object": "list", "data": [{"id": "scripted"}]})
             else:
@@ -306,11 +357,31 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
             if path == "/v1/chat/completions" and not fake.key_accepted(authorization):
                 self._send(*fake.unauthorized(body))
             elif path == "/v1/chat/completions":
-                self._send(*fake.chat(body))
+                fake.track("llm", 1)
+                try:
+                    self._send(*fake.chat(body))
+                finally:
+                    fake.track("llm", -1)
             elif path == "/outbox":
-                self._outbox(body)
+                fake.track("outbox", 1)
+                try:
+                    self._outbox(body)
+                finally:
+                    fake.track("outbox", -1)
             else:
                 self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
+
+        def do_PUT(self) -> None:
+            if self.path.rstrip("/") != "/script":
+                self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                fake.script = Script.model_validate_json(self.rfile.read(length))
+            except ValidationError as error:
+                self._send(400, {}, {"error": {"message": f"invalid script: {error}"}})
+                return
+            self._send(200, {}, {"turns": len(fake.script.turns)})
 
         def _outbox(self, body: dict[str, Any]) -> None:
             key = self.headers.get("Idempotency-Key")
@@ -325,10 +396,14 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                 return
             if performed and first_email and fake.outbox_hold_first:
                 fake.release.wait()
+            if fake.outbox_delay_seconds:
+                time.sleep(fake.outbox_delay_seconds)
             self._send(200, {}, {"accepted": True, "duplicate": not performed})
 
-        def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
+        def _send(
+            self, status: int, headers: dict[str, str], payload: dict[str, Any] | str
+        ) -> None:
+            data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
             try:
                 self.send_response(status, HTTPStatus(status).phrase)
                 self.send_header("Content-Type", "application/json")

@@ -156,6 +156,8 @@ class StepRecord(_Model):
     duration_seconds: float = 0.0
     # The human decision this tool step waited for (tracing attaches it to the span).
     approval: ApprovalRecord | None = None
+    # The activity attempt that produced this result: attempt - 1 retries happened.
+    attempt: int = 1
 
 
 class AgentState(_Model):
@@ -240,6 +242,7 @@ class LlmResponse(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    attempt: int = 1
 
 
 class ToolRequest(_Model):
@@ -253,3 +256,4 @@ class ToolRequest(_Model):
 class ToolResult(_Model):
     output: str
     idempotency_key: str
+    attempt: int = 1

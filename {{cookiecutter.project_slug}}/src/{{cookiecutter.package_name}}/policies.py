@@ -16,6 +16,9 @@ from temporalio.common import RetryPolicy
 # back off from 1 s; a 429's Retry-After overrides the backoff for that attempt.
 LLM_START_TO_CLOSE = timedelta(seconds=120)
 LLM_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
+# The LLM activity heartbeats while it waits for the model, so a call lost with
+# its worker is retried after this, not after the full start-to-close timeout.
+LLM_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

@@ -92,12 +92,17 @@ def describe_validation_error(error: ValidationError) -> str:
 
 async def with_heartbeat(work: Awaitable[T], context: ToolContext) -> T:
     """Await ``work`` while heartbeating, so a dead worker's call is retried quickly."""
+    return await heartbeating(work, context.heartbeat)
+
+
+async def heartbeating(work: Awaitable[T], heartbeat: Callable[..., None]) -> T:
+    """Await ``work``, calling ``heartbeat`` every second until it is done."""
     task = asyncio.ensure_future(work)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_SECONDS)
             if done:
                 return task.result()
-            context.heartbeat()
+            heartbeat()
     finally:
         task.cancel()

@@ -77,10 +77,22 @@ async def run_workers(workers: list[Worker], stop: asyncio.Event) -> None:
         log.info("stop requested; letting running activities finish")
     await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
     stopper.cancel()
+    await _close_activities(workers)
     for task in tasks:
         if task in done and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _close_activities(workers: list[Worker]) -> None:
+    """Close what the activities keep open between calls (the LLM clients' connections)."""
+    owners = {
+        id(owner): owner
+        for worker in workers
+        for function in worker.config().get("activities", [])
+        if isinstance(owner := getattr(function, "__self__", None), AgentActivities)
+    }
+    await asyncio.gather(*(owner.close() for owner in owners.values()), return_exceptions=True)
 
 
 class WorkerSetupError(Exception):

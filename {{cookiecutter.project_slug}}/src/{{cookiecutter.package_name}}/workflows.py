@@ -285,6 +285,7 @@ class AgentWorkflow:
                 task_queue=llm_task_queue(workflow.info().task_queue),
                 start_to_close_timeout=policies.LLM_START_TO_CLOSE,
                 schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
                 retry_policy=policies.LLM_RETRY,
             )
         except ActivityError as error:
@@ -315,6 +316,7 @@ class AgentWorkflow:
                 outcome="tool_calls" if response.tool_calls else "answer",
                 detail=", ".join(call.name for call in response.tool_calls),
                 duration_seconds=_since(started),
+                attempt=response.attempt,
             )
         )
         return response
@@ -353,7 +355,9 @@ class AgentWorkflow:
         except ActivityError as error:
             message = f"tool {call.name} failed: {_cause(error)}"
             return self._tool_error(activity_id, call, message, _since(started))
-        self._record_tool(activity_id, call, "ok", result.output[:200], _since(started))
+        self._record_tool(
+            activity_id, call, "ok", result.output[:200], _since(started), result.attempt
+        )
         return result.output
 
     async def _before_tool(self, call: ToolCall, activity_id: str) -> str | None:
@@ -432,7 +436,13 @@ class AgentWorkflow:
         return f"error: {message}"
 
     def _record_tool(
-        self, activity_id: str, call: ToolCall, outcome: str, detail: str, duration: float = 0.0
+        self,
+        activity_id: str,
+        call: ToolCall,
+        outcome: str,
+        detail: str,
+        duration: float = 0.0,
+        attempt: int = 1,
     ) -> None:
         approval = next((a for a in self._state.approvals if a.approval_id == activity_id), None)
         self._state.steps.append(
@@ -446,6 +456,7 @@ class AgentWorkflow:
                     "detail": detail,
                     "duration_seconds": duration,
                     "approval": approval.model_copy() if approval else None,
+                    "attempt": attempt,
                 }
             )
         )

@@ -1,0 +1,408 @@
+"""Measure the generated service against a bare Temporal baseline, on one dev server.
+
+Runs inside the generated project's virtualenv (``bench/run.py`` prepares it).
+Starts one ``temporal server start-dev``, the service's scripted model
+(``<slug> fake-llm``), the service's worker (``<slug> worker``) and the bare
+worker (``bench/bare.py worker``), then, for each load: warm-up, bare, service.
+The service is driven by its own ``<slug> loadtest``; the baseline by
+``bench/bare.py load``, which measures the same way. Then recovery after a
+SIGKILL, mid tool call and mid LLM call, with a standby worker already polling.
+Prints the results as JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+BENCH = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def start(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def connect(address: str, plugins: list[Any] | None = None) -> Client:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await Client.connect(address, plugins=plugins or [])
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def wait_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on {port}")
+        await asyncio.sleep(0.1)
+
+
+async def run_json(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    try:
+        report: dict[str, Any] = json.loads(out)
+    except json.JSONDecodeError:
+        detail = err.decode()[-2000:]
+        raise RuntimeError(f"{command[:3]} failed ({process.returncode}): {detail}") from None
+    report.pop("samples", None)
+    return report
+
+
+class EarlyRetryError(Exception):
+    """The step was retried before the kill, so this trial measures nothing."""
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.slug_bin = str(BIN / args.slug)
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    async def setup(self) -> None:
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        # The service's own dev-server command (it registers the approval search attribute).
+        stack = importlib.import_module(f"{self.args.package}.stack")
+        self.processes.append(start(stack.dev_server_command(port, db_file=None, ui_port=None)))
+        self.client = await connect(self.address)
+        llm_port = free_port()
+        self.processes.append(start([self.slug_bin, "fake-llm", "--port", str(llm_port)]))
+        await wait_port(llm_port)
+        self.service_env = {
+            "TEMPORAL_ADDRESS": self.address,
+            "AGENT_TASK_QUEUE": "bench-service",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
+            "AGENT_LLM_MODEL": "scripted",
+            # The benchmark measures the wiring, not the configured LLM rate limit.
+            "AGENT_LLM_MAX_REQUESTS_PER_SECOND": "100000",
+            "AGENT_LOG_LEVEL": "WARNING",
+            "AGENT_EMAIL_ENDPOINT_URL": f"http://127.0.0.1:{llm_port}/outbox",
+            "AGENT_METRICS_PORT": "0",
+            # No Vault in the benchmark: the model key (none) comes from the environment.
+            "AGENT_SECRETS_BACKEND": "env",
+            "AGENT_PAYLOAD_ENCRYPTION": "false",
+        }
+        self.processes.append(self.worker(self.service_env))
+        bare = [sys.executable, str(BENCH / "bare.py"), "worker", "--address", self.address]
+        self.processes.append(start(bare))
+        self.processes.append(start([*bare, "--queue", "bench-bare-no-eager", "--no-eager"]))
+
+    def worker(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """``<slug> worker`` with its own health port, so several can run side by side."""
+        return start([self.slug_bin, "worker"], {**env, "AGENT_HEALTH_PORT": str(free_port())})
+
+    async def service_load(self, runs: int, concurrency: int) -> dict[str, Any]:
+        command = [
+            self.slug_bin,
+            "loadtest",
+            "--runs",
+            str(runs),
+            "--concurrency",
+            str(concurrency),
+            "--llm-latency-ms",
+            str(self.args.latency_ms),
+            "--json",
+        ]
+        return await run_json(command, self.service_env)
+
+    async def bare_load(
+        self, runs: int, concurrency: int, queue: str = "bench-bare"
+    ) -> dict[str, Any]:
+        command = [
+            sys.executable,
+            str(BENCH / "bare.py"),
+            "load",
+            "--address",
+            self.address,
+            "--queue",
+            queue,
+            "--runs",
+            str(runs),
+            "--concurrency",
+            str(concurrency),
+            "--llm-latency-ms",
+            str(self.args.latency_ms),
+        ]
+        return await run_json(command, {})
+
+    async def pair(self, runs: int, concurrency: int) -> dict[str, Any]:
+        log(f"bare: {runs} runs at concurrency {concurrency}")
+        bare = await self.bare_load(runs, concurrency)
+        log(f"service: {runs} runs at concurrency {concurrency}")
+        service = await self.service_load(runs, concurrency)
+        return {"bare": bare, "service": service}
+
+    # --- recovery ---------------------------------------------------------------
+
+    async def pollers(self, queue: str) -> set[str]:
+        response = await self.client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace="default",
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+            )
+        )
+        return {poller.identity for poller in response.pollers}
+
+    async def wait_polling(self, queue: str, pid: int) -> None:
+        deadline = time.monotonic() + 60
+        while not any(identity.startswith(f"{pid}@") for identity in await self.pollers(queue)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"worker {pid} never polled {queue}")
+            await asyncio.sleep(0.1)
+
+    async def recovery(self, kind: str, trial: int) -> float:
+        """Seconds from SIGKILL of the busy worker to its step starting again on the standby."""
+        package = self.args.package
+        fake_llm = importlib.import_module(f"{package}.fake_llm")
+        models = importlib.import_module(f"{package}.models")
+        runs = importlib.import_module(f"{package}.runs")
+        plugin = importlib.import_module(f"{package}.plugin")
+        send = {
+            "name": "send_email",
+            "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
+        }
+        first: dict[str, Any] = {"tool_calls": [send]}
+        if kind == "llm":
+            first["faults"] = [{"delay_seconds": 60, "times": 1}]
+        script = fake_llm.Script.model_validate({"turns": [first, {"content": "done"}]})
+        fake = fake_llm.FakeLlmServer(script, outbox_hold_first=kind == "tool").start()
+        queue = f"bench-recovery-{kind}-{trial}"
+        env = {
+            **self.service_env,
+            "AGENT_TASK_QUEUE": queue,
+            "OPENAI_BASE_URL": fake.base_url,
+            "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
+            "AGENT_APPROVAL_TOOLS": '{"send_email": false}',
+        }
+        busy = self.worker(env)
+        standby: subprocess.Popen[bytes] | None = None
+        try:
+            client = await connect(self.address, [plugin.service_plugin()])
+            handle = await runs.start_run(
+                client, models.AgentRequest(task=f"recovery {trial}"), task_queue=queue
+            )
+            if kind == "tool":
+                await asyncio.to_thread(fake.effect_performed.wait, 60)
+            else:
+                while fake.in_flight_now("llm") == 0:
+                    await asyncio.sleep(0.02)
+            standby = self.worker(env)
+            target_queue = queue if kind == "tool" else models.llm_task_queue(queue)
+            await self.wait_polling(target_queue, standby.pid)
+            busy.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            busy.wait()
+            fake.release.set()
+            deadline = killed + 60
+
+            def arrivals() -> list[float]:
+                # The first request (held, or hanging) is the one the kill interrupts.
+                if kind == "tool":
+                    return list(fake.outbox_times[1:])
+                return [call.at for call in fake.completions()]
+
+            while not [at for at in arrivals() if at > killed]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind} step never ran again")
+                await asyncio.sleep(0.01)
+            early = [at for at in arrivals() if at <= killed]
+            if early:
+                # Retried before the kill (a heartbeat missed on a starved machine):
+                # not a measurement of recovery; the caller counts it and tries again.
+                ahead = killed - early[0]
+                raise EarlyRetryError(f"{kind} step retried {ahead:.1f} s before the kill")
+            again = min(at for at in arrivals() if at > killed)
+            result = await asyncio.wait_for(handle.result(), 60)
+            if result.status != "completed":
+                raise RuntimeError(f"recovery run ended {result.status}: {result.reason}")
+            return again - killed
+        finally:
+            stop(busy)
+            if standby is not None:
+                stop(standby)
+            fake.stop()
+
+    async def approval_latency(self, trials: int) -> dict[str, Any]:
+        """Seconds from the ``approve`` signal to the approved tool call starting.
+
+        One run at a time on an idle worker: the run asks to send an email (which
+        needs approval), waits; the signal is sent; the clock stops when the email
+        service receives the call.
+        """
+        package = self.args.package
+        fake_llm = importlib.import_module(f"{package}.fake_llm")
+        models = importlib.import_module(f"{package}.models")
+        runs = importlib.import_module(f"{package}.runs")
+        plugin = importlib.import_module(f"{package}.plugin")
+        send = {
+            "name": "send_email",
+            "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
+        }
+        script = fake_llm.Script.model_validate(
+            {"turns": [{"tool_calls": [send]}, {"content": "done"}]}
+        )
+        fake = fake_llm.FakeLlmServer(script).start()
+        queue = "bench-approval"
+        env = {
+            **self.service_env,
+            "AGENT_TASK_QUEUE": queue,
+            "OPENAI_BASE_URL": fake.base_url,
+            "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
+        }
+        worker = self.worker(env)
+        samples: list[float] = []
+        try:
+            client = await connect(self.address, [plugin.service_plugin()])
+            for trial in range(trials):
+                handle = await runs.start_run(
+                    client, models.AgentRequest(task=f"approval {trial}"), task_queue=queue
+                )
+                deadline = time.monotonic() + 60
+                while (await runs.run_status(client, handle.id)).state != "awaiting_approval":
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the run never asked for approval")
+                    await asyncio.sleep(0.02)
+                delivered = len(fake.outbox_times)
+                signalled = time.monotonic()
+                await handle.signal("approve", {"approver": "bench"})
+                while len(fake.outbox_times) == delivered:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the approved call never ran")
+                    await asyncio.sleep(0.001)
+                samples.append(fake.outbox_times[delivered] - signalled)
+                await asyncio.wait_for(handle.result(), 60)
+        finally:
+            stop(worker)
+            fake.stop()
+        ordered = sorted(samples)
+        return {
+            "samples_seconds": samples,
+            "p50_seconds": ordered[max(1, math.ceil(0.5 * len(ordered))) - 1],
+            "p95_seconds": ordered[max(1, math.ceil(0.95 * len(ordered))) - 1],
+        }
+
+    async def run(self) -> dict[str, Any]:
+        args = self.args
+        await self.setup()
+        try:
+            log("warm-up")
+            await self.pair(args.warmup_runs, min(10, args.concurrency))
+            throughput = await self.pair(args.runs, args.concurrency)
+            single = await self.pair(args.single_runs, 1)
+            log(f"bare without eager activities: {args.single_runs} runs at concurrency 1")
+            single["bare_no_eager"] = await self.bare_load(
+                args.single_runs, 1, "bench-bare-no-eager"
+            )
+            policies = importlib.import_module(f"{args.package}.policies")
+            recovery: dict[str, Any] = {
+                "tool_heartbeat_timeout_seconds": policies.TOOL_HEARTBEAT_TIMEOUT.total_seconds(),
+                "llm_heartbeat_timeout_seconds": policies.LLM_HEARTBEAT_TIMEOUT.total_seconds(),
+            }
+            for kind in ("tool", "llm") if args.recovery_trials else ():
+                samples: list[float] = []
+                discarded: list[str] = []
+                trial = 0
+                while len(samples) < args.recovery_trials and len(discarded) < 3:
+                    trial += 1
+                    log(f"recovery after SIGKILL mid {kind} step, trial {trial}")
+                    try:
+                        samples.append(await self.recovery(kind, trial))
+                    except EarlyRetryError as error:
+                        log(f"discarded: {error}")
+                        discarded.append(str(error))
+                recovery[kind] = {
+                    "samples_seconds": samples,
+                    "median_seconds": statistics.median(samples),
+                    "max_seconds": max(samples),
+                    "discarded": discarded,
+                }
+            approval: dict[str, Any] = {}
+            if args.approval_trials:
+                log(f"approval signal to resume, {args.approval_trials} runs")
+                approval = await self.approval_latency(args.approval_trials)
+        finally:
+            for process in reversed(self.processes):
+                stop(process)
+        return {
+            "throughput": throughput,
+            "single_run": single,
+            "recovery": recovery,
+            "approval": approval,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--slug", required=True)
+    parser.add_argument("--package", required=True)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--single-runs", type=int, default=50)
+    parser.add_argument("--warmup-runs", type=int, default=40)
+    parser.add_argument("--recovery-trials", type=int, default=3)
+    parser.add_argument("--approval-trials", type=int, default=20)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(Bench(args).run()), indent=2))
+
+
+if __name__ == "__main__":
+    main()
