@@ -38,9 +38,7 @@ class BareWorkflow:
     @workflow.run
     async def run(self, shape: list[float]) -> str:
         for milliseconds in shape:
-            await workflow.execute_activity(
-                step, milliseconds, start_to_close_timeout=timedelta(seconds=60)
-            )
+            await workflow.execute_activity(step, milliseconds, start_to_close_timeout=timedelta(seconds=60))
         return "done"
 
 

@@ -162,9 +162,7 @@ class Bench:
         ]
         return await run_json(command, self.service_env)
 
-    async def bare_load(
-        self, runs: int, concurrency: int, queue: str = "bench-bare"
-    ) -> dict[str, Any]:
+    async def bare_load(self, runs: int, concurrency: int, queue: str = "bench-bare") -> dict[str, Any]:
         command = [
             sys.executable,
             str(BENCH / "bare.py"),
@@ -296,9 +294,7 @@ class Bench:
             "name": "send_email",
             "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
         }
-        script = fake_llm.Script.model_validate(
-            {"turns": [{"tool_calls": [send]}, {"content": "done"}]}
-        )
+        script = fake_llm.Script.model_validate({"turns": [{"tool_calls": [send]}, {"content": "done"}]})
         fake = fake_llm.FakeLlmServer(script).start()
         queue = "bench-approval"
         env = {
@@ -348,9 +344,7 @@ class Bench:
             throughput = await self.pair(args.runs, args.concurrency)
             single = await self.pair(args.single_runs, 1)
             log(f"bare without eager activities: {args.single_runs} runs at concurrency 1")
-            single["bare_no_eager"] = await self.bare_load(
-                args.single_runs, 1, "bench-bare-no-eager"
-            )
+            single["bare_no_eager"] = await self.bare_load(args.single_runs, 1, "bench-bare-no-eager")
             policies = importlib.import_module(f"{args.package}.policies")
             recovery: dict[str, Any] = {
                 "tool_heartbeat_timeout_seconds": policies.TOOL_HEARTBEAT_TIMEOUT.total_seconds(),

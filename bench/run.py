@@ -102,8 +102,10 @@ def machine(python: Path) -> dict[str, Any]:
         [
             str(python),
             "-c",
-            "import importlib.metadata as m, platform; "
-            "print(platform.python_version(), m.version('temporalio'), m.version('openai'))",
+            (
+                "import importlib.metadata as m, platform; "
+                "print(platform.python_version(), m.version('temporalio'), m.version('openai'))"
+            ),
         ],
         capture_output=True,
         text=True,
@@ -135,16 +137,13 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     tp, single = raw["throughput"], raw["single_run"]
     steps = 3  # model call, tool call, model call: the bare workflow's three activities
     summary: dict[str, Any] = {
-        "throughput_ratio": tp["service"]["throughput_per_second"]
-        / tp["bare"]["throughput_per_second"],
+        "throughput_ratio": tp["service"]["throughput_per_second"] / tp["bare"]["throughput_per_second"],
         "p95_ratio": tp["service"]["p95_seconds"] / tp["bare"]["p95_seconds"],
         "service_errors": tp["service"]["errors"] + single["service"]["errors"],
         "single_run_ratio": single["service"]["p50_seconds"] / single["bare"]["p50_seconds"],
         "single_run_ratio_no_eager": single["service"]["p50_seconds"]
         / single["bare_no_eager"]["p50_seconds"],
-        "per_step_overhead_ms_single": (
-            single["service"]["p50_seconds"] - single["bare"]["p50_seconds"]
-        )
+        "per_step_overhead_ms_single": (single["service"]["p50_seconds"] - single["bare"]["p50_seconds"])
         / steps
         * 1000,
         "per_step_overhead_ms_loaded": (tp["service"]["p50_seconds"] - tp["bare"]["p50_seconds"])
@@ -156,9 +155,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         if kind in recovery:
             timeout = recovery[f"{kind}_heartbeat_timeout_seconds"]
             summary[f"recovery_{kind}_max_seconds"] = recovery[kind]["max_seconds"]
-            summary[f"recovery_{kind}_budget_seconds"] = (
-                timeout + TARGETS["recovery_margin_seconds"]
-            )
+            summary[f"recovery_{kind}_budget_seconds"] = timeout + TARGETS["recovery_margin_seconds"]
     return summary
 
 
@@ -179,14 +176,18 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"Run {result['started']} (UTC), command: `{result['command']}`",
         "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']}, {info['os']}; "
-        f"Python {info['python']}, temporalio {info['temporalio']}, openai {info['openai']}, "
-        f"{info['temporal_cli'].splitlines()[0] if info['temporal_cli'] else 'temporal ?'}.",
+        (
+            f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']}, {info['os']}; "
+            f"Python {info['python']}, temporalio {info['temporalio']}, openai {info['openai']}, "
+            f"{info['temporal_cli'].splitlines()[0] if info['temporal_cli'] else 'temporal ?'}."
+        ),
         f"Load average before / after: {result['loadavg_before']} / {result['loadavg_after']}."
         + (f" {result['note']}" if result.get("note") else ""),
         "",
-        f"**Throughput**: {runs} runs at concurrency {conc}, scripted model "
-        f"{tp['service']['llm_latency_ms']:g} ms per reply",
+        (
+            f"**Throughput**: {runs} runs at concurrency {conc}, scripted model "
+            f"{tp['service']['llm_latency_ms']:g} ms per reply"
+        ),
         "",
         "| metric | bare Temporal | generated service | service / bare |",
         "|---|---|---|---|",
@@ -202,26 +203,36 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| metric | bare Temporal | generated service | service / bare |",
         "|---|---|---|---|",
-        f"| latency p50 | {single['bare']['p50_seconds'] * 1000:.0f} ms | "
-        f"{single['service']['p50_seconds'] * 1000:.0f} ms | {summary['single_run_ratio']:.2f} |",
-        f"| latency p95 | {single['bare']['p95_seconds'] * 1000:.0f} ms | "
-        f"{single['service']['p95_seconds'] * 1000:.0f} ms | "
-        f"{single['service']['p95_seconds'] / single['bare']['p95_seconds']:.2f} |",
-        f"| latency p50, bare without eager activity dispatch | "
-        f"{single['bare_no_eager']['p50_seconds'] * 1000:.0f} ms | "
-        f"{single['service']['p50_seconds'] * 1000:.0f} ms | "
-        f"{summary['single_run_ratio_no_eager']:.2f} |",
+        (
+            f"| latency p50 | {single['bare']['p50_seconds'] * 1000:.0f} ms | "
+            f"{single['service']['p50_seconds'] * 1000:.0f} ms | {summary['single_run_ratio']:.2f} |"
+        ),
+        (
+            f"| latency p95 | {single['bare']['p95_seconds'] * 1000:.0f} ms | "
+            f"{single['service']['p95_seconds'] * 1000:.0f} ms | "
+            f"{single['service']['p95_seconds'] / single['bare']['p95_seconds']:.2f} |"
+        ),
+        (
+            f"| latency p50, bare without eager activity dispatch | "
+            f"{single['bare_no_eager']['p50_seconds'] * 1000:.0f} ms | "
+            f"{single['service']['p50_seconds'] * 1000:.0f} ms | "
+            f"{summary['single_run_ratio_no_eager']:.2f} |"
+        ),
         "",
-        f"Per-step overhead (p50 difference / 3 steps): "
-        f"{summary['per_step_overhead_ms_single']:.1f} ms at concurrency 1, "
-        f"{summary['per_step_overhead_ms_loaded']:.1f} ms at concurrency {conc}.",
+        (
+            f"Per-step overhead (p50 difference / 3 steps): "
+            f"{summary['per_step_overhead_ms_single']:.1f} ms at concurrency 1, "
+            f"{summary['per_step_overhead_ms_loaded']:.1f} ms at concurrency {conc}."
+        ),
         "",
     ]
     recovery = raw.get("recovery", {})
     if "tool" in recovery:
         lines += [
-            "**Recovery** after SIGKILL of the worker running the step (a standby worker "
-            "already polling), until the step starts again:",
+            (
+                "**Recovery** after SIGKILL of the worker running the step (a standby worker "
+                "already polling), until the step starts again:"
+            ),
             "",
             "| step | heartbeat timeout | samples | max | budget (timeout + 2 s) |",
             "|---|---|---|---|---|",
