@@ -11,7 +11,7 @@ from temporalio.client import Client
 from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, echo_script
 from {{ cookiecutter.package_name }}.loadtest import check_answer, percentile, run_load
 
-from tests.agent_support import running_workers, script, settings_for
+from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.support import free_port, run_cli
 
 
@@ -70,6 +70,7 @@ async def test_loadtest_command_drives_the_running_service(
                 "TEMPORAL_ADDRESS": temporal_address,
                 "AGENT_TASK_QUEUE": queue,
                 "OPENAI_BASE_URL": fake.base_url,
+                **LOOP_ENV,  # like the in-process workers: no Vault, no payload codec
             }
             args = ("--runs", "4", "--concurrency", "2", "--llm-latency-ms", "5")
             # In a thread: the workers run on this test's event loop meanwhile.
