@@ -26,8 +26,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     removed: list[Path] = []
     if not answers["approval_ui"]:
         removed += [
-            PACKAGE / "api.py",
-            PACKAGE / "approval_page.py",
+            PACKAGE / "api",
             Path("deploy") / "k8s" / "api.yaml",
             Path("tests") / "test_api.py",
             Path("tests") / "test_approval_api.py",
@@ -38,7 +37,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             PACKAGE / "secrets" / "vault.py",
             PACKAGE / "secrets" / "vault_admin.py",
             PACKAGE / "secrets" / "dev_server.py",
-            PACKAGE / "secrets_cli.py",
+            PACKAGE / "cli" / "secrets.py",
             Path("tests") / "test_secrets_vault.py",
             Path("tests") / "test_vault_policies.py",
             Path("tests") / "test_secrets_cli.py",
@@ -51,8 +50,8 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
         ]
     if not answers["payload_encryption"]:
         removed += [
-            PACKAGE / "codec.py",
-            PACKAGE / "codec_server.py",
+            PACKAGE / "runtime" / "codec.py",
+            PACKAGE / "runtime" / "codec_server.py",
             Path("tests") / "test_codec.py",
             Path("tests") / "test_codec_server.py",
             Path("tests") / "test_payload_encryption.py",
@@ -110,7 +109,7 @@ def write_answers_record(answers: dict[str, object]) -> None:
             ".env",
             *(
                 f"src/{answers['package_name']}/{owned}"
-                for owned in ("tools/", "prompts.py", "policies.py")
+                for owned in ("agent/tools/", "agent/prompts.py", "agent/policies.py")
             ),
         ],
     }

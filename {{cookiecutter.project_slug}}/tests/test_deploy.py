@@ -28,9 +28,9 @@ import typer
 import yaml
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
-from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli.app import app
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.health import (
+from {{ cookiecutter.package_name }}.runtime.health import (
     LIVE_PATH,
     READY_PATH,
     HealthMonitor,

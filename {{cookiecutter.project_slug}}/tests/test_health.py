@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME, __version__
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.health import (
+from {{ cookiecutter.package_name }}.runtime.health import (
     ActivityTracker,
     DependencyStatus,
     HealthMonitor,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.health import (
+from {{ cookiecutter.package_name }}.runtime.health import (
     HealthMonitor,
     check_vault,
     worker_checks,

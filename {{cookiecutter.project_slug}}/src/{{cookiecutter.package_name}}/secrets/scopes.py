@@ -49,6 +49,6 @@ def all_scopes(tools: Iterable[SecretConsumer]) -> list[SecretScope]:
 
 def known_scopes() -> list[SecretScope]:
     """This service's scopes: its own plus one per registered tool with secret paths."""
-    from ..tools import TOOLS  # here, not at the top: the tools import this package
+    from ..agent.tools import TOOLS  # here, not at the top: the tools import this package
 
     return all_scopes(TOOLS.values())

@@ -26,7 +26,7 @@ from hvac import exceptions as vault_errors
 
 from .. import SERVICE_NAME
 from ..config import PLACEHOLDER_VALUES, Environment, Settings
-from ..redaction import SECRET_VALUES, SecretRegistry
+from ..observability.redaction import SECRET_VALUES, SecretRegistry
 from .base import (
     SecretAccessDeniedError,
     SecretConfigError,

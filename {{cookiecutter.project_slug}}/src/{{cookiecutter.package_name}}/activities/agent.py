@@ -15,9 +15,11 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from .config import ConfigError, Environment, Settings
-from .llm import ApiKey, make_client, secret_api_key, to_application_error
-from .models import (
+from ..agent.prompts import SYSTEM_PROMPT
+from ..agent.tooling import Tool, ToolContext, describe_validation_error, heartbeating
+from ..agent.tools import TOOLS
+from ..config import ConfigError, Environment, Settings
+from ..models import (
     CALL_LLM,
     RUN_TOOL,
     ApprovalPolicy,
@@ -28,9 +30,8 @@ from .models import (
     ToolRequest,
     ToolResult,
 )
-from .prompts import SYSTEM_PROMPT
-from .redaction import SECRET_VALUES
-from .secrets import (
+from ..observability.redaction import SECRET_VALUES
+from ..secrets import (
     LLM_SCOPE,
     ScopedSecrets,
     SecretError,
@@ -38,8 +39,7 @@ from .secrets import (
     create_provider,
     tool_scope,
 )
-from .tooling import Tool, ToolContext, describe_validation_error, heartbeating
-from .tools import TOOLS
+from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
 
 
 def idempotency_key() -> str:

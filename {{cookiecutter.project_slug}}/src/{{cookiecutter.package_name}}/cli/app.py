@@ -22,13 +22,20 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from . import SERVICE_NAME, __version__
-from .approvals import ApprovalError, PendingRun, decide, list_pending
-from .config import ConfigError, Settings, load_settings
-from .evals import EvalError, EvalReport, format_report, load_cases, run_cases
-from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
-from .gate import DEFAULT_TESTS, embedded_load, format_gate, judge_load, run_evals, run_tests
-from .loadtest import (
+from .. import SERVICE_NAME, __version__
+from ..agent.tooling import describe_validation_error
+from ..config import ConfigError, Settings, load_settings
+from ..devtools.evals import EvalError, EvalReport, format_report, load_cases, run_cases
+from ..devtools.fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
+from ..devtools.gate import (
+    DEFAULT_TESTS,
+    embedded_load,
+    format_gate,
+    judge_load,
+    run_evals,
+    run_tests,
+)
+from ..devtools.loadtest import (
     LoadReport,
     LoadTestError,
     format_table,
@@ -36,7 +43,9 @@ from .loadtest import (
     load_script,
     run_load,
 )
-from .models import (
+from ..devtools.replay import ReplayReport, fetch_history, load_history, replay, save_history
+from ..devtools.stack import StackError, local_stack
+from ..models import (
     AgentRequest,
     AgentResult,
     AgentStatus,
@@ -44,18 +53,16 @@ from .models import (
     DecideRequest,
     Decision,
 )
-from .plugin import payload_codec
-from .replay import ReplayReport, fetch_history, load_history, replay, save_history
-from .runs import format_steps, run_status, start_run
-from .secrets import SecretError
+from ..observability.telemetry import configure_process
+from ..runtime.approvals import ApprovalError, PendingRun, decide, list_pending
+from ..runtime.client import TemporalUnavailableError, connect
+from ..runtime.plugin import payload_codec
+from ..runtime.runs import format_steps, run_status, start_run
+from ..runtime.worker import WorkerSetupError, run_worker
+from ..secrets import SecretError
 {%- if cookiecutter.secrets_backend == "vault" %}
-from .secrets_cli import secrets_app
+from .secrets import secrets_app
 {%- endif %}
-from .stack import StackError, local_stack
-from .telemetry import configure_process
-from .temporal_client import TemporalUnavailableError, connect
-from .tooling import describe_validation_error
-from .worker import WorkerSetupError, run_worker
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIG_ERROR = 2
@@ -120,7 +127,7 @@ def healthcheck(
     if direct:
         healthy = run_async(_check_directly(settings))
     else:
-        from .probe import probe
+        from ..observability.probe import probe
 
         path = "/health/live" if live else "/health/ready"
         result = probe(url or f"http://127.0.0.1:{settings.health_port}{path}", timeout=timeout)
@@ -131,7 +138,7 @@ def healthcheck(
 
 
 async def _check_directly(settings: Settings) -> bool:
-    from .health import worker_checks
+    from ..runtime.health import worker_checks
 
     statuses = await asyncio.gather(*(check() for check in worker_checks(settings).values()))
     for status in statuses:
@@ -147,7 +154,7 @@ def api() -> None:
     """Serve the HTTP API (health, runs, approvals) with uvicorn."""
     import uvicorn
 
-    from .api import create_app
+    from ..api.app import create_app
 
     settings = load_settings()
     configure_process(settings)
@@ -169,9 +176,9 @@ def codec_server() -> None:
     """Serve the payload codec endpoint (/codec/encode, /codec/decode) for the Web UI and CLI."""
     import uvicorn
 
-    from .codec import codec_from_settings
-    from .codec_server import create_codec_app, endpoint_token_source
-    from .secrets import create_provider
+    from ..runtime.codec import codec_from_settings
+    from ..runtime.codec_server import create_codec_app, endpoint_token_source
+    from ..secrets import create_provider
 
     settings = load_settings()
     configure_process(settings)
@@ -701,7 +708,7 @@ def _exit_without_teardown(code: int) -> NoReturn:
     # interpreter while it finalizes (temporalio/sdk-python#300), turning a
     # clean exit into SIGSEGV. Flush what we printed and leave directly, so
     # the exit code a container HEALTHCHECK sees is the one we chose.
-    telemetry = sys.modules.get(f"{__package__}.telemetry")
+    telemetry = sys.modules.get(configure_process.__module__)
     if telemetry is not None:  # only if this command used it; os._exit skips atexit
         telemetry.flush()
     sys.stdout.flush()

@@ -19,8 +19,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from . import policies, workflow_telemetry
-    from .models import (
+    from ..agent import policies
+    from ..models import (
         APPROVE_SIGNAL,
         AWAITING_APPROVAL_ATTRIBUTE,
         CALL_LLM,
@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ToolResult,
         llm_task_queue,
     )
+    from ..observability import workflow_telemetry
 
 
 AWAITING_APPROVAL = SearchAttributeKey.for_bool(AWAITING_APPROVAL_ATTRIBUTE)

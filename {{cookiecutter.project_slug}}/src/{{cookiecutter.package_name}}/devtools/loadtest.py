@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
+from ..models import AgentRequest, AgentResult
+from ..runtime.runs import start_run
 from .fake_llm import Script, echo_script
-from .models import AgentRequest, AgentResult
-from .runs import start_run
 
 MARKER = re.compile(r"loadtest (\w+) #(\d+)\b")
 TASK = "loadtest {batch} #{index}: how long does a refund take?"

@@ -15,17 +15,17 @@ import signal
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
-from .activities import AgentActivities
+from ..activities.agent import AgentActivities
+from ..config import Settings
+from ..models import AWAITING_APPROVAL_ATTRIBUTE, llm_task_queue
+from ..observability.step_telemetry import StepTelemetry
+from ..observability.telemetry import metrics_runtime
+from ..secrets import create_provider
+from ..workflows.agent import AgentWorkflow
 from .approvals import REGISTER_COMMAND, search_attribute_registered
-from .config import Settings
+from .client import connect
 from .health import ActivityTracker, HealthMonitor, serve_health, worker_checks
 from .lifecycle import worker_options
-from .models import AWAITING_APPROVAL_ATTRIBUTE, llm_task_queue
-from .secrets import create_provider
-from .step_telemetry import StepTelemetry
-from .telemetry import metrics_runtime
-from .temporal_client import connect
-from .workflows import AgentWorkflow
 
 log = logging.getLogger(__name__)
 

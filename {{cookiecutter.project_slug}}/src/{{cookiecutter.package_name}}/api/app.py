@@ -24,14 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from . import SERVICE_NAME, __version__
+from .. import SERVICE_NAME, __version__
+from ..config import Environment, Settings
+from ..models import AgentRequest, AgentStatus, ApprovalRecord, DecideRequest, Decision
+from ..runtime.approvals import ApprovalError, ErrorKind, decide, list_pending, pending_of
+from ..runtime.client import TemporalUnavailableError, connect
+from ..runtime.health import HealthMonitor, HealthReport, TemporalCheck
+from ..runtime.runs import start_run
 from .approval_page import approvals_page, login_page
-from .approvals import ApprovalError, ErrorKind, decide, list_pending, pending_of
-from .config import Environment, Settings
-from .health import HealthMonitor, HealthReport, TemporalCheck
-from .models import AgentRequest, AgentStatus, ApprovalRecord, DecideRequest, Decision
-from .runs import start_run
-from .temporal_client import TemporalUnavailableError, connect
 
 SESSION_COOKIE = "approval_session"
 NOTICE_COOKIE = "approval_notice"  # the last decision's one-line outcome, shown once

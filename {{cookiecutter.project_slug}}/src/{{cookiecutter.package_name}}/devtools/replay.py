@@ -22,8 +22,8 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from .plugin import service_plugin
-from .workflows import AgentWorkflow
+from ..runtime.plugin import service_plugin
+from ..workflows.agent import AgentWorkflow
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from .models import (
+from ..models import (
     AWAITING_APPROVAL_ATTRIBUTE,
     DECIDE_UPDATE,
     AgentStatus,

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from .config import Settings
-from .secrets import CODEC_SCOPE, SecretError, SecretProvider, create_provider
-from .secrets.scopes import CODEC_CURRENT_KEY_FIELD as CURRENT_KEY_FIELD
-from .secrets.scopes import CODEC_KEY_FIELD_PREFIX as KEY_FIELD_PREFIX
+from ..config import Settings
+from ..secrets import CODEC_SCOPE, SecretError, SecretProvider, create_provider
+from ..secrets.scopes import CODEC_CURRENT_KEY_FIELD as CURRENT_KEY_FIELD
+from ..secrets.scopes import CODEC_KEY_FIELD_PREFIX as KEY_FIELD_PREFIX
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"

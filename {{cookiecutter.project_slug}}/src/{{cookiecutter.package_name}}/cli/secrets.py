@@ -14,11 +14,11 @@ from typing import Annotated, Any
 
 import typer
 
-from . import SERVICE_NAME
-from .config import Settings, load_settings
-from .secrets import SecretError, create_provider, known_scopes
-from .secrets.vault import configured_token, vault_address
-from .secrets.vault_admin import (
+from .. import SERVICE_NAME
+from ..config import Settings, load_settings
+from ..secrets import SecretError, create_provider, known_scopes
+from ..secrets.vault import configured_token, vault_address
+from ..secrets.vault_admin import (
     admin_client,
     approle_credentials,
     bootstrap,

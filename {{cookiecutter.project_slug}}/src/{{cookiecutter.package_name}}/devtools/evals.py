@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from .models import AgentRequest
-from .runs import start_run
-from .tooling import describe_validation_error
+from ..agent.tooling import describe_validation_error
+from ..models import AgentRequest
+from ..runtime.runs import start_run
 
 
 class EvalError(Exception):

@@ -22,13 +22,13 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
 
-from .activities import AgentActivities
-from .config import PLACEHOLDER_VALUES, Settings
+from ..activities.agent import AgentActivities
+from ..config import PLACEHOLDER_VALUES, Settings
+from ..models import AWAITING_APPROVAL_ATTRIBUTE
+from ..runtime.plugin import payload_codec, service_plugin
+from ..runtime.worker import build_workers, run_workers
+from ..secrets import SecretProvider, create_provider
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
-from .models import AWAITING_APPROVAL_ATTRIBUTE
-from .plugin import payload_codec, service_plugin
-from .secrets import SecretProvider, create_provider
-from .worker import build_workers, run_workers
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -204,7 +204,7 @@ async def _dev_vault(settings: Settings, *, private: bool) -> Any:
         return None
     try:
         # Imported by name: the module exists only with secrets_backend=vault.
-        dev_server = importlib.import_module(".secrets.dev_server", __package__)
+        dev_server = importlib.import_module("..secrets.dev_server", __package__)
     except ModuleNotFoundError:
         return None
     try:

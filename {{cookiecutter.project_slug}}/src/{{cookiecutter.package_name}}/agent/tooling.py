@@ -18,8 +18,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .config import Settings
-from .secrets import ScopedSecrets, SecretConfigError
+from ..config import Settings
+from ..secrets import ScopedSecrets, SecretConfigError
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 T = TypeVar("T")

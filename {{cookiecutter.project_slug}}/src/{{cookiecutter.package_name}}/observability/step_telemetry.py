@@ -15,8 +15,8 @@ from opentelemetry import trace
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from ..models import CALL_LLM, RUN_TOOL, LlmResponse, ToolRequest
 from .metrics import ServiceMetrics
-from .models import CALL_LLM, RUN_TOOL, LlmResponse, ToolRequest
 
 # Attribute names: OpenTelemetry's GenAI conventions where they exist.
 MODEL = "gen_ai.response.model"

@@ -17,10 +17,10 @@ from temporalio.plugin import SimplePlugin
 from temporalio.worker import WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from . import SERVICE_NAME
-from .config import ConfigError, Settings
-from .secrets import SecretProvider
-from .telemetry import install_tracer_provider
+from .. import SERVICE_NAME
+from ..config import ConfigError, Settings
+from ..observability.telemetry import install_tracer_provider
+from ..secrets import SecretProvider
 
 # Modules the workflow sandbox shares with the worker instead of re-importing:
 # tracing (its context must be the worker's) and structlog (imported with the

@@ -16,7 +16,7 @@ from typing import Any
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Interceptor, WorkerDeploymentConfig
 
-from .config import Settings
+from ..config import Settings
 
 
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:

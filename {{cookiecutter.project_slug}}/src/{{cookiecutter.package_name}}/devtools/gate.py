@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .config import Settings
+from ..config import Settings
 from .evals import EvalError, load_cases, run_cases
 from .loadtest import LoadReport, load_script, run_load
 from .stack import has_real_key, local_stack

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 
-from .models import STATUS_QUERY, AgentRequest, AgentResult, AgentStatus
-from .workflows import AgentWorkflow
+from ..models import STATUS_QUERY, AgentRequest, AgentResult, AgentStatus
+from ..workflows.agent import AgentWorkflow
 
 
 def new_workflow_id() -> str:

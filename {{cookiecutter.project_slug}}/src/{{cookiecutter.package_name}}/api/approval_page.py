@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from html import escape
 
-from . import SERVICE_NAME
-from .approvals import PendingRun
-from .models import ApprovalRecord
+from .. import SERVICE_NAME
+from ..models import ApprovalRecord
+from ..runtime.approvals import PendingRun
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #1d1d1f; }

@@ -14,8 +14,8 @@ from datetime import timedelta
 import openai
 from temporalio.exceptions import ApplicationError
 
-from .config import Environment, Settings
-from .secrets import LLM_SCOPE, SecretNotFoundError, SecretProvider
+from ..config import Environment, Settings
+from ..secrets import LLM_SCOPE, SecretNotFoundError, SecretProvider
 
 # Statuses worth another attempt; every other 4xx means the request itself is wrong.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})

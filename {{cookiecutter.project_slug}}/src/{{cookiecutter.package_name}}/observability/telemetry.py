@@ -31,8 +31,8 @@ from temporalio import activity, workflow
 from temporalio.contrib.opentelemetry import ReplaySafeTracerProvider, create_tracer_provider
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from . import SERVICE_NAME, __version__
-from .config import Environment, Settings
+from .. import SERVICE_NAME, __version__
+from ..config import Environment, Settings
 from .redaction import RedactSecrets, ScrubRendered
 
 # The fields a log query can rely on (see docs/runbooks.md).

@@ -36,10 +36,10 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from . import SERVICE_NAME, __version__
-from .config import Settings
-from .secrets import SecretProvider, create_provider
-from .temporal_client import TemporalUnavailableError, connect
+from .. import SERVICE_NAME, __version__
+from ..config import Settings
+from ..secrets import SecretProvider, create_provider
+from .client import TemporalUnavailableError, connect
 
 LIVE_PATH = "/health/live"
 READY_PATH = "/health/ready"

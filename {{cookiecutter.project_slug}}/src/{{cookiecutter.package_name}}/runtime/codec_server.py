@@ -26,11 +26,11 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
-from . import SERVICE_NAME, __version__
+from .. import SERVICE_NAME, __version__
+from ..config import Environment, Settings
+from ..secrets import CODEC_SCOPE, SecretError, SecretProvider
+from ..secrets.scopes import CODEC_ENDPOINT_TOKEN_FIELD
 from .codec import AesGcmCodec, UnknownKeyError
-from .config import Environment, Settings
-from .secrets import CODEC_SCOPE, SecretError, SecretProvider
-from .secrets.scopes import CODEC_ENDPOINT_TOKEN_FIELD
 
 TokenSource = Callable[[], Awaitable[str | None]]
 

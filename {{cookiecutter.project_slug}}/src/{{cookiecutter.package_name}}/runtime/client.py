@@ -14,9 +14,9 @@ from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
-from .config import Environment, Settings
+from ..config import Environment, Settings
+from ..secrets import SecretProvider
 from .plugin import payload_codec, service_plugin
-from .secrets import SecretProvider
 
 
 class TemporalUnavailableError(Exception):
