@@ -16,7 +16,8 @@ import typer
 
 from .. import SERVICE_NAME
 from ..config import Settings, load_settings
-from ..secrets import SecretError, create_provider, known_scopes
+from ..runtime.scopes import known_scopes
+from ..secrets import SecretError, create_provider
 from ..secrets.vault import configured_token, vault_address
 from ..secrets.vault_admin import (
     admin_client,

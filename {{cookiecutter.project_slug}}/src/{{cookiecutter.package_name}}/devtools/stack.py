@@ -26,6 +26,7 @@ from ..activities.agent import AgentActivities
 from ..config import PLACEHOLDER_VALUES, Settings
 from ..models import AWAITING_APPROVAL_ATTRIBUTE
 from ..runtime.plugin import payload_codec, service_plugin
+from ..runtime.scopes import known_scopes
 from ..runtime.worker import build_workers, run_workers
 from ..secrets import SecretProvider, create_provider
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
@@ -208,6 +209,6 @@ async def _dev_vault(settings: Settings, *, private: bool) -> Any:
     except ModuleNotFoundError:
         return None
     try:
-        return await dev_server.dev_vault_for(settings, private=private)
+        return await dev_server.dev_vault_for(settings, known_scopes(), private=private)
     except dev_server.DevVaultError as error:
         raise StackError(str(error)) from None

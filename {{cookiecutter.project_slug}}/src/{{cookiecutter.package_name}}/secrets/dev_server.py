@@ -22,7 +22,6 @@ from pydantic import SecretStr
 
 from ..config import Environment, Settings
 from .base import SecretScope
-from .scopes import known_scopes
 from .vault import DEV_ROOT_TOKEN, server_health, vault_address
 from .vault_admin import admin_client, bootstrap, default_demo_secrets
 
@@ -111,8 +110,13 @@ async def _wait_until_serving(vault: DevVault) -> None:
         await asyncio.sleep(0.1)
 
 
-async def dev_vault_for(settings: Settings, *, private: bool) -> DevVault | None:
+async def dev_vault_for(
+    settings: Settings, scopes: list[SecretScope], *, private: bool
+) -> DevVault | None:
     """The Vault the local stack should start, or None to use the configured one.
+
+    ``scopes`` (the service's and its tools', see ``runtime.scopes``) get their
+    policies and demo secrets in a Vault started here.
 
     ``private`` (``demo``): always a fresh server on a free port. Otherwise
     (``dev``): a Vault already answering at ``VAULT_ADDR`` is used as is; when
@@ -120,7 +124,6 @@ async def dev_vault_for(settings: Settings, *, private: bool) -> DevVault | None
     """
     if settings.env is not Environment.DEVELOPMENT:
         return None
-    scopes = known_scopes()
     if private:
         return await start_dev_vault(settings, port=_free_port(), scopes=scopes)
     if (await asyncio.to_thread(server_health, settings)).healthy:
