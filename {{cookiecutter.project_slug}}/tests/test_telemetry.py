@@ -131,7 +131,7 @@ async def test_workflow_and_activity_lines_carry_correlation_fields(
 SPAN_SCRIPT = """
 from opentelemetry import trace
 from {package}.config import load_settings
-from {package}.telemetry import configure_tracing
+from {package}.observability.telemetry import configure_tracing
 
 provider = configure_tracing(load_settings())
 with trace.get_tracer("check").start_as_current_span("probe-span") as span:
