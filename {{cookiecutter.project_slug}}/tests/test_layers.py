@@ -90,11 +90,10 @@ def imports_of(name: str, path: Path, known: set[str]) -> Iterator[str]:
                 target = local
             else:
                 continue
-            yield target
-            for alias in node.names:  # `from . import policies` imports a module
+            for alias in node.names:
                 submodule = f"{target}.{alias.name}" if target else alias.name
-                if submodule in known:
-                    yield submodule
+                # `from . import policies` imports a module, not its package's names
+                yield submodule if submodule in known else target
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)

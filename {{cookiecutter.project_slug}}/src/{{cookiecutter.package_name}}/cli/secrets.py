@@ -26,9 +26,6 @@ from ..secrets.vault_admin import (
     default_demo_secrets,
     policy_file_name,
     render_policies,
-{%- if cookiecutter.payload_encryption %}
-    rotate_codec_key,
-{%- endif %}
 )
 
 secrets_app = typer.Typer(
@@ -36,9 +33,10 @@ secrets_app = typer.Typer(
     help="Vault layout: policies, dev bootstrap, checks and key rotation.",
     no_args_is_help=True,
 )
+commands = secrets_app  # the group ``cli/app.py`` registers
 
 
-def _admin(settings: Settings) -> Any:
+def operator_client(settings: Settings) -> Any:
     try:
         return admin_client(settings, configured_token(settings))
     except SecretError as error:
@@ -74,7 +72,7 @@ def bootstrap_command(
     scopes = known_scopes()
     try:
         report = bootstrap(
-            _admin(settings),
+            operator_client(settings),
             settings,
             scopes,
             default_demo_secrets(scopes, settings),
@@ -99,7 +97,7 @@ def bootstrap_command(
 def approle_credentials_command() -> None:
     """Print env lines that make the worker log in with the dev AppRole (new secret id)."""
     settings = load_settings()
-    role_id, secret_id = approle_credentials(_admin(settings), settings)
+    role_id, secret_id = approle_credentials(operator_client(settings), settings)
     typer.echo(
         f"AGENT_VAULT_AUTH=approle\nAGENT_VAULT_ROLE_ID={role_id}\nAGENT_VAULT_SECRET_ID={secret_id}"
     )
@@ -133,13 +131,3 @@ def check() -> None:
         typer.echo(line)
     if not healthy:
         raise typer.Exit(1)
-{%- if cookiecutter.payload_encryption %}
-
-
-@secrets_app.command("rotate-codec-key")
-def rotate_codec_key_command() -> None:
-    """Add a new payload key and make it current; old keys stay for old payloads."""
-    settings = load_settings()
-    key_id = rotate_codec_key(_admin(settings), settings)
-    typer.echo(f"new current codec key: {key_id} (old keys kept)")
-{%- endif %}
