@@ -9,12 +9,10 @@ so a crashed worker's run resumes on another worker exactly where it stopped.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -22,11 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from ..agent import policies
     from ..models import (
         APPROVE_SIGNAL,
-        AWAITING_APPROVAL_ATTRIBUTE,
-        CALL_LLM,
         DECIDE_UPDATE,
         REJECT_SIGNAL,
-        RUN_TOOL,
         STATUS_QUERY,
         WORKFLOW_TYPE,
         AgentRequest,
@@ -37,46 +32,16 @@ with workflow.unsafe.imports_passed_through():
         ApprovalRecord,
         ChatMessage,
         DecideRequest,
-        Decision,
-        DecisionRequest,
-        LlmRequest,
         LlmResponse,
-        RefusalKind,
         ResultStatus,
         RunState,
-        StepRecord,
         ToolCall,
-        ToolRequest,
-        ToolResult,
-        llm_task_queue,
     )
     from ..observability import workflow_telemetry
 
-
-AWAITING_APPROVAL = SearchAttributeKey.for_bool(AWAITING_APPROVAL_ATTRIBUTE)
-MAX_IGNORED_SIGNALS = 20
-SIGNAL_HELP = (
-    'a JSON object like {"approver": "alice", "reason": "ok", "approval_id": "tool-1-send_email"}'
-    " (approval_id may be left out when exactly one approval is pending)"
-)
-
-
-class _RefusedError(Exception):
-    """Internal: a decision that cannot be applied, and why."""
-
-    def __init__(self, kind: RefusalKind, message: str) -> None:
-        super().__init__(message)
-        self.kind: RefusalKind = kind
-
-
-class _RunEndError(Exception):
-    """Internal: the loop stops with this status and reason."""
-
-    def __init__(self, status: ResultStatus, reason: str, answer: str | None = None) -> None:
-        super().__init__(reason)
-        self.status: ResultStatus = status
-        self.reason = reason
-        self.answer = answer
+from . import steps
+from .approval_gate import ApprovalGate
+from .steps import RunEndError
 
 
 # A request that does not validate (missing task, negative budget, wrong types)
@@ -88,6 +53,7 @@ class AgentWorkflow:
         self._run_state: RunState = "starting"
         self._trace_id: str | None = None
         self._request: AgentRequest | None = None
+        self._gate = ApprovalGate(lambda: self._state)
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
@@ -108,7 +74,7 @@ class AgentWorkflow:
         )
         try:
             result = self._finish("completed", "", await self._loop(request))
-        except _RunEndError as ended:
+        except RunEndError as ended:
             result = self._finish(ended.status, ended.reason, ended.answer)
         # Let in-flight signal and update handlers (approvals) finish first.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -119,16 +85,24 @@ class AgentWorkflow:
         return AgentStatus(
             state=self._run_state,
             step=self._state.step,
-            tokens=self._state.tokens,
-            cost_usd=self._state.cost_usd,
-            runs=self._state.runs,
-            steps=self._state.steps,
-            trace_id=self._trace_id,
-            approvals=self._state.approvals,
             ignored_signals=self._state.ignored_signals,
+            **self._progress(),
         )
 
+    def _progress(self) -> dict[str, Any]:
+        """What the status query and the final result both report."""
+        state = self._state
+        return {
+            "tokens": state.tokens,
+            "cost_usd": state.cost_usd,
+            "runs": state.runs,
+            "steps": state.steps,
+            "trace_id": self._trace_id,
+            "approvals": state.approvals,
+        }
+
     # --- approvals: signals for the temporal CLI / Web UI, an update for callers ----
+    # The handlers are declared here (their names are in the history); the gate decides.
 
     # Untyped on purpose (`*payload`): a payload that does not match would otherwise be
     # dropped by the SDK before we see it; here it is checked, ignored and shown in status.
@@ -137,114 +111,40 @@ class AgentWorkflow:
         description='Approve a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def approve(self, *payload: Any) -> None:
-        self._on_signal("approve", payload)
+        self._gate.on_signal("approve", payload)
 
     @workflow.signal(
         name=REJECT_SIGNAL,
         description='Reject a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def reject(self, *payload: Any) -> None:
-        self._on_signal("reject", payload)
+        self._gate.on_signal("reject", payload)
 
     @workflow.update(
         name=DECIDE_UPDATE,
         description="Approve or reject with an answer: refused decisions leave no trace",
     )
     def decide(self, request: DecideRequest) -> ApprovalRecord:
-        record = self._check_decision(request)
-        self._apply_decision(record, request.decision, request, "update")
+        record = self._gate.check(request)
+        self._gate.apply(record, request.decision, request, "update")
         return record
 
     @decide.validator
     def _validate_decide(self, request: DecideRequest) -> None:
         # Runs before anything is written to history: a refusal here leaves no event.
-        try:
-            self._check_decision(request)
-        except _RefusedError as refused:
-            raise ApplicationError(str(refused), type=refused.kind, non_retryable=True) from None
-
-    def _on_signal(self, decision: Decision, payload: tuple[Any, ...]) -> None:
-        try:
-            if len(payload) != 1:
-                raise _RefusedError("invalid", f"expected one argument, {SIGNAL_HELP}")
-            try:
-                request = DecisionRequest.model_validate(payload[0])
-            except ValidationError as error:
-                raise _RefusedError(
-                    "invalid", f"{_describe(error)}; expected {SIGNAL_HELP}"
-                ) from None
-            record = self._check_decision(request)
-        except _RefusedError as refused:
-            note = f"{decision} signal ignored ({refused.kind}): {refused}"
-            workflow.logger.warning(note)
-            ignored = [*self._state.ignored_signals, note]
-            self._state.ignored_signals = ignored[-MAX_IGNORED_SIGNALS:]
-            return
-        self._apply_decision(record, decision, request, "signal")
-
-    def _check_decision(self, request: DecisionRequest) -> ApprovalRecord:
-        approvals = self._state.approvals
-        pending = [record for record in approvals if record.state == "pending"]
-        if request.approval_id is None:
-            if not pending:
-                raise _RefusedError("nothing_pending", "nothing is awaiting approval in this run")
-            if len(pending) > 1:
-                ids = ", ".join(record.approval_id for record in pending)
-                raise _RefusedError("invalid", f"several approvals are pending ({ids}); name one")
-            record = pending[0]
-        else:
-            found = [record for record in approvals if record.approval_id == request.approval_id]
-            if not found:
-                waiting = ", ".join(record.approval_id for record in pending) or "none"
-                raise _RefusedError(
-                    "unknown_approval",
-                    f"no approval {request.approval_id!r} in this run (pending: {waiting})",
-                )
-            record = found[0]
-        if record.state != "pending":
-            by = f" by {record.decided_by}" if record.decided_by else ""
-            raise _RefusedError(
-                "already_decided",
-                f"approval {record.approval_id} was already decided: {record.state}{by}",
-            )
-        if not record.policy.allows(request.approver):
-            raise _RefusedError(
-                "not_allowed",
-                f"{request.approver!r} is not allowed to decide approval {record.approval_id}",
-            )
-        return record
-
-    def _apply_decision(
-        self,
-        record: ApprovalRecord,
-        decision: Decision,
-        request: DecisionRequest,
-        via: str,
-    ) -> None:
-        record.state = "approved" if decision == "approve" else "rejected"
-        record.decided_by = request.approver
-        record.reason = request.reason
-        record.decided_at = workflow.now()
-        record.via = "signal" if via == "signal" else "update"
-        workflow.logger.info(
-            "approval %s %s by %s via %s",
-            record.approval_id,
-            record.state,
-            record.decided_by,
-            via,
-        )
+        self._gate.validate(request)
 
     async def _loop(self, request: AgentRequest) -> str:
         state = self._state
         while True:
-            self._check_budgets(request)
+            steps.check_budgets(self._state, request)
             await self._continue_as_new_if_due(request)
             state.step += 1
             response = await self._call_llm(request)
             if response.content is not None and not response.tool_calls:
-                self._check_budgets(request, answer=response.content)
+                steps.check_budgets(self._state, request, answer=response.content)
                 return response.content
-            self._check_budgets(request, answer=response.content)
+            steps.check_budgets(self._state, request, answer=response.content)
             state.messages.append(
                 ChatMessage(
                     role="assistant", content=response.content, tool_calls=response.tool_calls
@@ -256,71 +156,9 @@ class AgentWorkflow:
                     ChatMessage(role="tool", content=output, tool_call_id=call.id)
                 )
 
-    def _check_budgets(self, request: AgentRequest, answer: str | None = None) -> None:
-        state = self._state
-        if state.tokens > request.token_budget:
-            budget = "tokens"
-            reason = f"token budget exceeded: {state.tokens} > {request.token_budget} tokens"
-        elif state.cost_usd > request.cost_budget_usd:
-            budget = "cost"
-            reason = f"cost budget exceeded: ${state.cost_usd:.6f} > ${request.cost_budget_usd:.6f}"
-        elif answer is None and state.step >= request.max_steps:
-            budget = "steps"
-            reason = f"step budget exceeded: {state.step} of {request.max_steps} steps used"
-        else:
-            return
-        workflow_telemetry.budget_stop(budget)
-        raise _RunEndError("budget_exceeded", reason, answer)
-
     async def _call_llm(self, request: AgentRequest) -> LlmResponse:
-        state = self._state
-        activity_id = f"llm-{state.step}"
         self._run_state = "calling_llm"
-        started = workflow.now()
-        try:
-            response: LlmResponse = await workflow.execute_activity(
-                CALL_LLM,
-                LlmRequest(messages=state.messages, model=request.model, step=state.step),
-                result_type=LlmResponse,
-                activity_id=activity_id,
-                task_queue=llm_task_queue(workflow.info().task_queue),
-                start_to_close_timeout=policies.LLM_START_TO_CLOSE,
-                schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
-                heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
-                retry_policy=policies.LLM_RETRY,
-            )
-        except ActivityError as error:
-            reason = f"LLM call failed at step {state.step}: {_cause(error)}"
-            state.steps.append(
-                StepRecord(
-                    step=state.step,
-                    kind="llm",
-                    activity_id=activity_id,
-                    outcome="error",
-                    detail=reason,
-                    duration_seconds=_since(started),
-                )
-            )
-            raise _RunEndError("failed", reason) from error
-        state.tokens += response.prompt_tokens + response.completion_tokens
-        state.cost_usd += response.cost_usd
-        state.steps.append(
-            StepRecord(
-                step=state.step,
-                kind="llm",
-                activity_id=activity_id,
-                model=response.model,
-                endpoint=response.endpoint,
-                prompt_tokens=response.prompt_tokens,
-                completion_tokens=response.completion_tokens,
-                cost_usd=response.cost_usd,
-                outcome="tool_calls" if response.tool_calls else "answer",
-                detail=", ".join(call.name for call in response.tool_calls),
-                duration_seconds=_since(started),
-                attempt=response.attempt,
-            )
-        )
-        return response
+        return await steps.call_llm(self._state, request)
 
     async def _tool_step(
         self, request: AgentRequest, call: ToolCall, index: int, calls: list[ToolCall]
@@ -333,33 +171,10 @@ class AgentWorkflow:
             return self._tool_error(activity_id, call, call.error)
         refusal = await self._before_tool(call, activity_id)
         if refusal is not None:
-            self._record_tool(activity_id, call, "skipped", refusal)
+            steps.record_tool(self._state, activity_id, call, "skipped", refusal)
             return refusal
         self._run_state = "running_tool"
-        started = workflow.now()
-        try:
-            result: ToolResult = await workflow.execute_activity(
-                RUN_TOOL,
-                ToolRequest(
-                    name=call.name,
-                    arguments=call.arguments,
-                    step=state.step,
-                    user_id=request.user_id,
-                    tenant_id=request.tenant_id,
-                ),
-                result_type=ToolResult,
-                activity_id=activity_id,
-                start_to_close_timeout=policies.TOOL_START_TO_CLOSE,
-                heartbeat_timeout=policies.TOOL_HEARTBEAT_TIMEOUT,
-                retry_policy=policies.TOOL_RETRY,
-            )
-        except ActivityError as error:
-            message = f"tool {call.name} failed: {_cause(error)}"
-            return self._tool_error(activity_id, call, message, _since(started))
-        self._record_tool(
-            activity_id, call, "ok", result.output[:200], _since(started), result.attempt
-        )
-        return result.output
+        return await steps.run_tool(self._state, request, call, activity_id, self._tool_error)
 
     async def _before_tool(self, call: ToolCall, activity_id: str) -> str | None:
         """The approval gate: a call that needs approval waits here for a human.
@@ -371,96 +186,43 @@ class AgentWorkflow:
         policy = call.approval_policy
         if not call.requires_approval or policy is None:
             return None
+        self._run_state = "awaiting_approval"
+        rejection = await self._gate.wait_for_decision(
+            call, policy, activity_id, self._approval_context()
+        )
+        if rejection is None:
+            return None
+        if rejection.end_run:
+            steps.record_tool(self._state, activity_id, call, "skipped", rejection.message)
+            raise RunEndError("rejected", f"{call.name} ({activity_id}) {rejection.message}")
+        return rejection.message
+
+    def _approval_context(self) -> ApprovalContext:
+        """What an approver sees: the task, the step, who asked, the model's last words."""
         request = self._request
-        now = workflow.now()
-        timeout = timedelta(seconds=policy.timeout_seconds)
         last_assistant = next(
             (m.content for m in reversed(self._state.messages) if m.role == "assistant"), None
         )
-        record = ApprovalRecord(
-            approval_id=activity_id,
-            tool=call.name,
-            arguments=call.arguments,
-            context=ApprovalContext(
-                task=request.task if request else "",
-                step=self._state.step,
-                user_id=request.user_id if request else None,
-                tenant_id=request.tenant_id if request else None,
-                assistant_message=last_assistant,
-            ),
-            requested_at=now,
-            expires_at=now + timeout,
-            policy=policy,
+        return ApprovalContext(
+            task=request.task if request else "",
+            step=self._state.step,
+            user_id=request.user_id if request else None,
+            tenant_id=request.tenant_id if request else None,
+            assistant_message=last_assistant,
         )
-        self._state.approvals.append(record)
-        self._run_state = "awaiting_approval"
-        workflow.upsert_search_attributes([AWAITING_APPROVAL.value_set(True)])
-        workflow.logger.info("approval %s: %s awaits a decision", activity_id, call.name)
-        try:
-            await workflow.wait_condition(lambda: record.state != "pending", timeout=timeout)
-        except TimeoutError:  # asyncio.TimeoutError is TimeoutError on 3.11+
-            record.state = "timed_out"
-            record.decided_at = workflow.now()
-            record.via = "timeout"
-            workflow.logger.warning("approval %s timed out", activity_id)
-        workflow.upsert_search_attributes([AWAITING_APPROVAL.value_set(False)])
-        # The wait and the decision reach the metrics and the run's trace.
-        workflow_telemetry.approval_decided(
-            tool=call.name, decision=record.state, waited=workflow.now() - now
-        )
-        if record.state == "approved":
-            return None
-        if record.state == "rejected":
-            message = f"rejected by {record.decided_by}" + (
-                f": {record.reason}" if record.reason else ""
-            )
-            end_run = policy.on_reject == "end_run"
-        else:
-            message = f"rejected: no decision within {policy.timeout_seconds:g} s (timed out)"
-            end_run = policy.on_timeout == "end_run"
-        if end_run:
-            self._record_tool(activity_id, call, "skipped", message)
-            raise _RunEndError("rejected", f"{call.name} ({activity_id}) {message}")
-        return message
 
     def _tool_error(
         self, activity_id: str, call: ToolCall, message: str, duration: float = 0.0
     ) -> str:
         state = self._state
         state.invalid_tool_calls += 1
-        self._record_tool(activity_id, call, "error", message, duration)
+        steps.record_tool(self._state, activity_id, call, "error", message, duration)
         if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
-            raise _RunEndError(
+            raise RunEndError(
                 "failed",
                 f"too many failed tool calls ({state.invalid_tool_calls}); last: {message}",
             )
         return f"error: {message}"
-
-    def _record_tool(
-        self,
-        activity_id: str,
-        call: ToolCall,
-        outcome: str,
-        detail: str,
-        duration: float = 0.0,
-        attempt: int = 1,
-    ) -> None:
-        approval = next((a for a in self._state.approvals if a.approval_id == activity_id), None)
-        self._state.steps.append(
-            StepRecord.model_validate(
-                {
-                    "step": self._state.step,
-                    "kind": "tool",
-                    "activity_id": activity_id,
-                    "tool": call.name,
-                    "outcome": outcome,
-                    "detail": detail,
-                    "duration_seconds": duration,
-                    "approval": approval.model_copy() if approval else None,
-                    "attempt": attempt,
-                }
-            )
-        )
 
     async def _continue_as_new_if_due(self, request: AgentRequest) -> None:
         info = workflow.info()
@@ -489,30 +251,5 @@ class AgentWorkflow:
             answer=answer,
             reason=reason,
             steps_taken=self._state.step,
-            tokens=self._state.tokens,
-            cost_usd=self._state.cost_usd,
-            runs=self._state.runs,
-            steps=self._state.steps,
-            trace_id=self._trace_id,
-            approvals=self._state.approvals,
+            **self._progress(),
         )
-
-
-def _since(started: datetime) -> float:
-    return round((workflow.now() - started).total_seconds(), 3)
-
-
-def _describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in detail['loc']) or 'payload'}: {detail['msg']}"
-        for detail in error.errors()
-    )
-
-
-def _cause(error: ActivityError) -> str:
-    cause = error.cause
-    while isinstance(cause, ActivityError) and cause.cause is not None:
-        cause = cause.cause
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause or error)
