@@ -18,7 +18,8 @@ from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
-from {{ cookiecutter.package_name }}.runtime.health import HealthMonitor, worker_checks
+from {{ cookiecutter.package_name }}.observability.health import HealthMonitor
+from {{ cookiecutter.package_name }}.runtime.health_checks import worker_checks
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 from {{ cookiecutter.package_name }}.secrets import create_provider
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow

@@ -24,13 +24,13 @@ from temporalio.worker import Replayer, Worker
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Environment, Settings
+from {{ cookiecutter.package_name }}.observability.health import ActivityTracker
 from {{ cookiecutter.package_name }}.observability.telemetry import (
     CORRELATION_FIELDS,
     configure_tracing,
     metrics_runtime,
     use_json,
 )
-from {{ cookiecutter.package_name }}.runtime.health import ActivityTracker
 from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 
 from tests.sample_workflows import BrokenWorkflow, ShoutWorkflow, broken_tool, shout

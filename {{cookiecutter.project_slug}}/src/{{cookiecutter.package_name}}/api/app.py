@@ -27,9 +27,10 @@ from temporalio.service import RPCError
 from .. import SERVICE_NAME, __version__
 from ..config import Environment, Settings
 from ..models import AgentRequest, AgentStatus, ApprovalRecord, DecideRequest, Decision
+from ..observability.health import HealthMonitor, HealthReport
 from ..runtime.approvals import ApprovalError, ErrorKind, decide, list_pending, pending_of
 from ..runtime.client import TemporalUnavailableError, connect
-from ..runtime.health import HealthMonitor, HealthReport, TemporalCheck
+from ..runtime.health_checks import TemporalCheck
 from ..runtime.runs import start_run
 from .approval_page import approvals_page, login_page
 

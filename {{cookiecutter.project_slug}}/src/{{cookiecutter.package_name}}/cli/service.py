@@ -54,7 +54,7 @@ def healthcheck(
 
 
 async def _check_directly(settings: Settings) -> bool:
-    from ..runtime.health import worker_checks
+    from ..runtime.health_checks import worker_checks
 
     statuses = await asyncio.gather(*(check() for check in worker_checks(settings).values()))
     for status in statuses:
