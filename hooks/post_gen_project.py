@@ -27,6 +27,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     if not answers["approval_ui"]:
         removed += [
             PACKAGE / "api",
+            PACKAGE / "cli" / "api.py",
             Path("deploy") / "k8s" / "api.yaml",
             Path("tests") / "test_api.py",
             Path("tests") / "test_approval_api.py",
@@ -52,6 +53,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
         removed += [
             PACKAGE / "runtime" / "codec.py",
             PACKAGE / "runtime" / "codec_server.py",
+            PACKAGE / "cli" / "codec.py",
             Path("tests") / "test_codec.py",
             Path("tests") / "test_codec_server.py",
             Path("tests") / "test_payload_encryption.py",

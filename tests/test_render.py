@@ -19,6 +19,7 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
     ("approval_ui", True): [
         "src/{pkg}/api/app.py",
         "src/{pkg}/api/approval_page.py",
+        "src/{pkg}/cli/api.py",
         "deploy/k8s/api.yaml",
         "tests/test_api.py",
         "tests/test_approval_api.py",
@@ -27,6 +28,7 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
     ("payload_encryption", True): [
         "src/{pkg}/runtime/codec.py",
         "src/{pkg}/runtime/codec_server.py",
+        "src/{pkg}/cli/codec.py",
         "deploy/vault/policies/codec.hcl",
         "tests/test_codec.py",
         "tests/test_codec_server.py",
@@ -64,6 +66,9 @@ ALWAYS_PRESENT = [
     "src/{pkg}/py.typed",
     "src/{pkg}/models.py",
     "src/{pkg}/workflows/agent.py",
+    "src/{pkg}/workflows/approval_gate.py",
+    "src/{pkg}/cli/app.py",
+    "src/{pkg}/runtime/scopes.py",
     "src/{pkg}/activities/agent.py",
     "src/{pkg}/activities/llm_client.py",
     "src/{pkg}/runtime/worker.py",

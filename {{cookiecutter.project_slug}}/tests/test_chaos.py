@@ -2,7 +2,7 @@
 
 Every test counts outcomes: runs completed, effects performed (by the receiving
 service, per idempotency key), attempts made. Timings are bounded by the
-heartbeat timeouts in ``policies.py`` (5 s), so the whole module takes about a
+heartbeat timeouts in ``agent/policies.py`` (5 s), so the whole module takes about a
 minute. Marked ``slow``; CI runs it.
 """
 
