@@ -95,9 +95,7 @@ def processes() -> Iterator[Processes]:
         Processes.stop(process)
 
 
-def test_a_run_from_the_flat_layout_finishes_on_the_layered_one(
-    tmp_path: Path, processes: Processes
-) -> None:
+def test_a_run_from_the_flat_layout_finishes_on_the_layered_one(tmp_path: Path, processes: Processes) -> None:
     everything = next(v for v in COMBINATIONS if v.id == "everything")
     venv = tools_venv(render(tmp_path / "deps", everything.answers))
     python, temporal = str(venv / "bin" / "python"), str(venv / "bin" / "temporal")
@@ -151,7 +149,10 @@ def test_a_run_from_the_flat_layout_finishes_on_the_layered_one(
     )  # fmt: skip
 
     # The run starts and reaches the approval gate on the flat-layout worker.
-    started = wait_for("the run to start", lambda: (r := cli(new, "run", "Email ops", "--id", WORKFLOW_ID)).returncode == 0 and r)  # noqa: E501
+    started = wait_for(
+        "the run to start",
+        lambda: (r := cli(new, "run", "Email ops", "--id", WORKFLOW_ID)).returncode == 0 and r,
+    )
     assert started.stdout.strip() == WORKFLOW_ID
 
     def status(project: Path) -> dict[str, Any] | None:
