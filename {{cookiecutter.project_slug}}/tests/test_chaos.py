@@ -29,7 +29,7 @@ from {{ cookiecutter.package_name }}.agent import policies
 from {{ cookiecutter.package_name }}.config import ModelPrice
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.replay import load_history, replay
-from {{ cookiecutter.package_name }}.devtools.stack import dev_server_command
+from {{ cookiecutter.package_name }}.devtools.stack import dev_server_command, stop_process
 from {{ cookiecutter.package_name }}.models import (
     AgentRequest,
     AgentResult,
@@ -44,7 +44,6 @@ from tests.agent_support import (
     script,
     settings_for,
     start_worker_process,
-    stop_process,
     unique_queue,
 )
 from tests.deploy_versions import PatchedAgentWorkflow, UnpatchedAgentWorkflow

@@ -11,21 +11,18 @@ interactive docs are served only with ``AGENT_API_DOCS=true``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
-from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from .. import SERVICE_NAME, __version__
-from ..config import Environment, Settings
+from ..config import Settings
 from ..models import AgentRequest, AgentStatus, ApprovalRecord, DecideRequest, Decision
 from ..observability.health import HealthMonitor, HealthReport
 from ..runtime.approvals import ApprovalError, ErrorKind, decide, list_pending, pending_of
@@ -33,6 +30,8 @@ from ..runtime.client import TemporalUnavailableError, connect
 from ..runtime.health_checks import TemporalCheck
 from ..runtime.runs import start_run
 from .approval_page import approvals_page, login_page
+from .auth import Auth, Caller
+from .schemas import DecisionBody, PendingRunView, RunRequest, RunStarted
 
 SESSION_COOKIE = "approval_session"
 NOTICE_COOKIE = "approval_notice"  # the last decision's one-line outcome, shown once
@@ -47,66 +46,6 @@ STATUS_OF: dict[ErrorKind, int] = {
     "invalid": 422,
     "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
 }
-
-
-class RunRequest(BaseModel):
-    """``POST /runs``: the caller's identity becomes ``user_id`` unless one is given."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    task: str = Field(min_length=1, max_length=20_000)
-    user_id: str | None = None
-    tenant_id: str | None = None
-    max_steps: int | None = None
-    token_budget: int | None = None
-    cost_budget_usd: float | None = None
-    model: str | None = None
-
-
-class RunStarted(BaseModel):
-    workflow_id: str
-
-
-class DecisionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    approval_id: str | None = None
-    reason: str | None = Field(default=None, max_length=2_000)
-
-
-class PendingRunView(BaseModel):
-    workflow_id: str
-    task_queue: str
-    approvals: list[ApprovalRecord]
-    error: str | None = None
-
-
-class Auth:
-    """Bearer tokens -> identities, compared in constant time; tokens never leave here."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._tokens = [
-            (identity, secret.get_secret_value().encode())
-            for identity, secret in settings.api_tokens.items()
-        ]
-        self._approvers = set(settings.approvers)
-        self._anyone = not settings.approvers and settings.env is Environment.DEVELOPMENT
-
-    def identity(self, token: str | None) -> str | None:
-        if not token:
-            return None
-        found = None
-        for identity, secret in self._tokens:
-            if hmac.compare_digest(secret, token.encode()):
-                found = identity
-        return found
-
-    def may_decide(self, identity: str) -> bool:
-        return self._anyone or identity in self._approvers
-
-    @staticmethod
-    def csrf(token: str) -> str:
-        return hmac.new(token.encode(), b"approval-page-csrf", hashlib.sha256).hexdigest()
 
 
 class Temporal:
@@ -125,28 +64,6 @@ class Temporal:
                 except TemporalUnavailableError as error:
                     raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
             return self._client
-
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-def _caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    auth: Auth = request.app.state.auth
-    identity = auth.identity(credentials.credentials if credentials else None)
-    if identity is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or unknown bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return identity
-
-
-# The caller's identity, from the bearer token (401 without a known one).
-Caller = Annotated[str, Depends(_caller)]
 
 
 def _refused(error: ApprovalError) -> HTTPException:

@@ -34,75 +34,20 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from string import Template
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-
-class Fault(BaseModel):
-    # An error status, or none for a fault that only delays (delay_seconds) or
-    # garbles (malformed) an otherwise normal answer.
-    status: int | None = Field(default=None, ge=400, le=599)
-    delay_seconds: float = Field(default=0.0, ge=0)
-    malformed: bool = False
-    message: str = "injected fault"
-    retry_after: float | None = None
-    retry_after_ms: int | None = None
-    times: int | None = 1
-    model: str | None = None
-
-
-class ScriptedCall(BaseModel):
-    name: str
-    arguments: dict[str, Any] = {}
-    raw_arguments: str | None = None
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = Field(ge=0)
-    completion_tokens: int = Field(ge=0)
-
-
-class Turn(BaseModel):
-    content: str | None = None
-    tool_calls: list[ScriptedCall] = []
-    usage: Usage | None = None
-    delay_seconds: float = Field(default=0.0, ge=0)
-    faults: list[Fault] = []
-
-
-class Script(BaseModel):
-    turns: list[Turn] = Field(min_length=1)
-
-    @classmethod
-    def load(cls, path: Path) -> Script:
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
-
-
-# Used by `dev` and `demo`: search the bundled documents, then answer from them.
-DEFAULT_SCRIPT = Script(
-    turns=[
-        Turn(tool_calls=[ScriptedCall(name="search_docs", arguments={"query": "$task"})]),
-        Turn(content="From the bundled documents:\n$tool_result"),
-    ]
+from .fake_llm_script import (
+    DEFAULT_SCRIPT,
+    Fault,
+    Script,
+    ScriptedCall,
+    Turn,
+    Usage,
+    completion,
+    echo_script,
 )
-
-
-def echo_script(latency_ms: float = 0.0) -> Script:
-    """Like the default script, but the answer quotes the task (so a load test can check that
-    every run got its own answer back) and each reply takes ``latency_ms``."""
-    delay = latency_ms / 1000
-    return Script(
-        turns=[
-            Turn(
-                tool_calls=[ScriptedCall(name="search_docs", arguments={"query": "$task"})],
-                delay_seconds=delay,
-            ),
-            Turn(content="Answer to [$task]:\n$tool_result", delay_seconds=delay),
-        ]
-    )
 
 
 @dataclass(frozen=True)
@@ -239,7 +184,7 @@ class FakeLlmServer:
             error = {"error": {"message": fault.message, "type": "injected", "code": fault.status}}
             return fault.status, headers, error
         self._log(model, turn_number, 200)
-        return 200, {}, _completion(turn, turn_number, model, messages)
+        return 200, {}, completion(turn, turn_number, model, messages)
 
     def _due_fault(
         self, conversation: str, turn_number: int, turn: Turn, model: str
@@ -272,55 +217,6 @@ class FakeLlmServer:
                 self.outbox_drop_first -= 1
         self.effect_performed.set()
         return True, drop
-
-
-def _completion(
-    turn: Turn, turn_number: int, model: str, messages: list[dict[str, Any]]
-) -> dict[str, Any]:
-    task = next((str(m.get("content")) for m in messages if m.get("role") == "user"), "")
-    tool_outputs = [str(m.get("content")) for m in messages if m.get("role") == "tool"]
-    values = {"task": task, "tool_result": tool_outputs[-1][:600] if tool_outputs else ""}
-    content = Template(turn.content).safe_substitute(values) if turn.content is not None else None
-    tool_calls = []
-    for index, call in enumerate(turn.tool_calls):
-        arguments = call.raw_arguments
-        if arguments is None:
-            arguments = Template(json.dumps(call.arguments)).safe_substitute(
-                {key: json.dumps(value)[1:-1] for key, value in values.items()}
-            )
-        tool_calls.append(
-            {
-                "id": f"call_{turn_number}_{index}",
-                "type": "function",
-                "function": {"name": call.name, "arguments": arguments},
-            }
-        )
-    if turn.usage is not None:
-        usage = turn.usage
-    else:
-        prompt = sum(len(str(m.get("content") or "")) for m in messages) // 4 + 10
-        usage = Usage(prompt_tokens=prompt, completion_tokens=len(content or "") // 4 + 5)
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    return {
-        "id": f"chatcmpl-scripted-{turn_number}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": "tool_calls" if tool_calls else "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-        },
-    }
 
 
 def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
@@ -416,3 +312,15 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                 pass  # the caller went away (e.g. a killed worker)
 
     return Handler
+
+
+__all__ = [
+    "DEFAULT_SCRIPT",
+    "FakeLlmServer",
+    "Fault",
+    "Script",
+    "ScriptedCall",
+    "Turn",
+    "Usage",
+    "echo_script",
+]

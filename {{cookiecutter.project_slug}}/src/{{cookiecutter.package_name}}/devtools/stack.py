@@ -115,7 +115,8 @@ async def _wait_for_temporal(
             await asyncio.sleep(0.2)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child process; kill it if it has not exited within 15 s."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -196,7 +197,7 @@ async def local_stack(
             fake.stop()
         if vault is not None:
             vault.stop()
-        _stop(process)
+        stop_process(process)
 
 
 async def _dev_vault(settings: Settings, *, private: bool) -> Any:

@@ -27,16 +27,8 @@ from hvac import exceptions as vault_errors
 from .. import SERVICE_NAME
 from ..config import PLACEHOLDER_VALUES, Environment, Settings
 from ..observability.redaction import SECRET_VALUES, SecretRegistry
-from .base import (
-    SecretAccessDeniedError,
-    SecretConfigError,
-    SecretError,
-    SecretNotFoundError,
-    SecretProvider,
-    SecretScope,
-    SecretsHealth,
-    SecretUnavailableError,
-)
+from . import base  # the error classes, as base.SecretConfigError...
+from .base import SecretProvider, SecretScope, SecretsHealth
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -50,7 +42,7 @@ DEV_ROOT_TOKEN = "dev-root"  # noqa: S105 - a dev-server constant, not a credent
 RENEW_AT_FRACTION = 1 / 3
 
 
-class VaultSealedError(SecretUnavailableError):
+class VaultSealedError(base.SecretUnavailableError):
     """Vault answers but is sealed: reads wait until an operator unseals it."""
 
 
@@ -78,7 +70,7 @@ def configured_token(settings: Settings) -> str:
         return token
     if settings.env is Environment.DEVELOPMENT:
         return DEV_ROOT_TOKEN  # `cp .env.example .env` + `make vault` just works
-    raise SecretConfigError(
+    raise base.SecretConfigError(
         f"VAULT_TOKEN is missing or a placeholder (Vault at {vault_address(settings)}, "
         f"AGENT_ENV={settings.env.value}); set a real token or use "
         "AGENT_VAULT_AUTH=approle / kubernetes"
@@ -150,7 +142,7 @@ class VaultSecretProvider(SecretProvider):
             return status
         try:
             await self.ensure_token()
-        except SecretError as error:
+        except base.SecretError as error:
             return SecretsHealth(healthy=False, detail=str(error))
         return status
 
@@ -159,7 +151,7 @@ class VaultSecretProvider(SecretProvider):
         while not stop.is_set():
             try:
                 await self.ensure_token()
-            except SecretError as error:
+            except base.SecretError as error:
                 logger.warning("vault token upkeep failed: %s", error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._next_check_in())
@@ -192,7 +184,7 @@ class VaultSecretProvider(SecretProvider):
                 return
             if self._settings.vault_auth == "token":
                 if remaining <= 0:
-                    raise SecretConfigError(
+                    raise base.SecretConfigError(
                         f"VAULT_TOKEN expired and cannot be renewed (Vault at {self.address}); "
                         "issue a new token or use AGENT_VAULT_AUTH=approle/kubernetes"
                     )
@@ -252,7 +244,7 @@ class VaultSecretProvider(SecretProvider):
             try:
                 jwt = settings.vault_k8s_jwt_path.read_text(encoding="utf-8").strip()
             except OSError as error:
-                raise SecretConfigError(
+                raise base.SecretConfigError(
                     f"cannot read the Kubernetes service-account token at "
                     f"{settings.vault_k8s_jwt_path} (AGENT_VAULT_K8S_JWT_PATH): {error.strerror}"
                 ) from None
@@ -362,18 +354,18 @@ class VaultSecretProvider(SecretProvider):
     def _checked(
         self, call: Callable[[], _T], action: str, policy: str | None, path: str | None = None
     ) -> _T:
-        """Run a blocking Vault call; turn every failure into a precise ``SecretError``."""
+        """Run a blocking Vault call; turn every failure into a precise ``base.SecretError``."""
         target = path or f"auth/token/create/{token_role_name(self._settings.vault_prefix)}"
         try:
             return call()
-        except SecretError:
+        except base.SecretError:
             raise
         except _LoginFailedError as failed:
             raise self._login_error(failed.cause, target) from None
         except (vault_errors.VaultError, requests.RequestException) as error:
             raise self._translate(error, action=action, path=target, policy=policy) from None
 
-    def _login_error(self, error: Exception, needed_for: str) -> SecretError:
+    def _login_error(self, error: Exception, needed_for: str) -> base.SecretError:
         method = self._settings.vault_auth
         if isinstance(error, vault_errors.Forbidden | vault_errors.InvalidRequest):
             credentials = {
@@ -381,7 +373,7 @@ class VaultSecretProvider(SecretProvider):
                 "approle": "AGENT_VAULT_ROLE_ID / AGENT_VAULT_SECRET_ID",
                 "kubernetes": "AGENT_VAULT_K8S_ROLE and the service-account token",
             }[method]
-            return SecretConfigError(
+            return base.SecretConfigError(
                 f"Vault at {self.address} refused the {method} login needed for {needed_for}: "
                 f"{_first_line(error)}; check {credentials}"
             )
@@ -391,12 +383,12 @@ class VaultSecretProvider(SecretProvider):
 
     def _translate(
         self, error: Exception, *, action: str, path: str, policy: str | None
-    ) -> SecretError:
+    ) -> base.SecretError:
         """A precise error naming the address, the path and the policy involved."""
         where = f"{action} {path} (policy {policy or 'of the login token'})"
         if isinstance(error, requests.ConnectionError | requests.Timeout):
             kind = "timed out" if isinstance(error, requests.Timeout) else "connection refused"
-            return SecretUnavailableError(
+            return base.SecretUnavailableError(
                 f"Vault unreachable at {self.address} ({kind}) while {where}; "
                 "is it running and is VAULT_ADDR right?"
             )
@@ -405,18 +397,18 @@ class VaultSecretProvider(SecretProvider):
                 f"Vault at {self.address} is sealed while {where}; retrying until it is unsealed"
             )
         if isinstance(error, vault_errors.Forbidden | vault_errors.Unauthorized):
-            return SecretAccessDeniedError(
+            return base.SecretAccessDeniedError(
                 f"Vault at {self.address} denied {where}: permission denied (HTTP 403); "
                 "check that the policy grants read on this path (development: run "
                 f"`{SERVICE_NAME} secrets bootstrap`)"
             )
         if isinstance(error, vault_errors.InvalidPath):
-            return SecretNotFoundError(
+            return base.SecretNotFoundError(
                 f"nothing stored at {path} in Vault at {self.address} ({where}); write it with "
                 f"`bao kv put -mount={self._settings.vault_kv_mount} ...`"
             )
         if isinstance(error, vault_errors.InvalidRequest):
-            return SecretConfigError(
+            return base.SecretConfigError(
                 f"Vault at {self.address} rejected {where}: {_first_line(error)} "
                 f"(development: run `{SERVICE_NAME} secrets bootstrap`)"
             )
@@ -427,10 +419,10 @@ class VaultSecretProvider(SecretProvider):
             | vault_errors.RateLimitExceeded
             | vault_errors.UnexpectedError,
         ):
-            return SecretUnavailableError(
+            return base.SecretUnavailableError(
                 f"Vault at {self.address} failed while {where}: {_first_line(error)}"
             )
-        return SecretError(f"Vault at {self.address}: {where} failed: {type(error).__name__}")
+        return base.SecretError(f"Vault at {self.address}: {where} failed: {type(error).__name__}")
 
 
 def _first_line(error: Exception) -> str:
