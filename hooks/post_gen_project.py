@@ -36,6 +36,8 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     if answers["secrets_backend"] != "vault":
         removed += [
             PACKAGE / "secrets" / "vault.py",
+            PACKAGE / "secrets" / "vault_errors.py",
+            PACKAGE / "secrets" / "vault_server.py",
             PACKAGE / "secrets" / "vault_admin.py",
             PACKAGE / "secrets" / "dev_server.py",
             PACKAGE / "cli" / "secrets.py",

@@ -37,6 +37,8 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
     ("secrets_backend", "vault"): [
         "deploy/vault/policies/llm.hcl",
         "src/{pkg}/secrets/vault.py",
+        "src/{pkg}/secrets/vault_errors.py",
+        "src/{pkg}/secrets/vault_server.py",
         "src/{pkg}/secrets/vault_admin.py",
         "src/{pkg}/cli/secrets.py",
         "tests/test_vault_policies.py",
