@@ -28,8 +28,9 @@ from {{ cookiecutter.package_name }}.activities.agent import AgentActivities
 from {{ cookiecutter.package_name }}.agent import policies
 from {{ cookiecutter.package_name }}.config import ModelPrice
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.devtools.replay import load_history, replay
-from {{ cookiecutter.package_name }}.devtools.stack import dev_server_command, stop_process
+from {{ cookiecutter.package_name }}.devtools.stack import dev_server_command
 from {{ cookiecutter.package_name }}.models import (
     AgentRequest,
     AgentResult,

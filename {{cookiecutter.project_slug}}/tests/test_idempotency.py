@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.devtools.stack import stop_process
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 

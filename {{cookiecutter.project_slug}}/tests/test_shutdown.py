@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.devtools.stack import stop_process
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 

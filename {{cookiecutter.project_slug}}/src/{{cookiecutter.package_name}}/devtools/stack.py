@@ -30,6 +30,7 @@ from ..runtime.scopes import known_scopes
 from ..runtime.worker import build_workers, run_workers
 from ..secrets import SecretProvider, create_provider
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
+from .processes import stop_process
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -115,17 +116,6 @@ async def _wait_for_temporal(
             await asyncio.sleep(0.2)
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a child process; kill it if it has not exited within 15 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @asynccontextmanager
 async def local_stack(
     settings: Settings,
@@ -201,15 +191,15 @@ async def local_stack(
 
 
 async def _dev_vault(settings: Settings, *, private: bool) -> Any:
-    """A ``secrets.dev_server.DevVault`` when the stack should run its own Vault, else None."""
+    """A ``dev_vault.DevVault`` when the stack should run its own Vault, else None."""
     if settings.secrets_backend != "vault":
         return None
     try:
         # Imported by name: the module exists only with secrets_backend=vault.
-        dev_server = importlib.import_module("..secrets.dev_server", __package__)
+        dev_vault = importlib.import_module(".dev_vault", __package__)
     except ModuleNotFoundError:
         return None
     try:
-        return await dev_server.dev_vault_for(settings, known_scopes(), private=private)
-    except dev_server.DevVaultError as error:
+        return await dev_vault.dev_vault_for(settings, known_scopes(), private=private)
+    except dev_vault.DevVaultError as error:
         raise StackError(str(error)) from None

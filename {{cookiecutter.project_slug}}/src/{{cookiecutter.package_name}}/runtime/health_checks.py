@@ -55,11 +55,9 @@ async def check_vault(settings: Settings) -> DependencyStatus:
     if not settings.vault_addr:
         return DependencyStatus("vault", healthy=False, detail="VAULT_ADDR is not set")
     url = settings.vault_addr.rstrip("/") + "/v1/sys/health"
-    try:
-        async with httpx.AsyncClient(timeout=settings.health_check_timeout_seconds) as http:
-            response = await http.get(url)
-    except httpx.HTTPError as error:
-        return DependencyStatus("vault", healthy=False, detail=f"cannot reach {url}: {error!r}")
+    response = await _get("vault", url, settings)
+    if isinstance(response, DependencyStatus):
+        return response
     states = {200: "active", 429: "standby", 472: "dr secondary", 473: "performance standby"}
     if response.status_code in states:
         return DependencyStatus("vault", healthy=True, detail=states[response.status_code])
@@ -88,11 +86,9 @@ async def check_secrets(
 async def check_llm(settings: Settings) -> DependencyStatus:
     """The LLM endpoint answers HTTP (any status below 500); no tokens are spent."""
     url = settings.openai_base_url.rstrip("/") + "/models"
-    try:
-        async with httpx.AsyncClient(timeout=settings.health_check_timeout_seconds) as http:
-            response = await http.get(url)
-    except httpx.HTTPError as error:
-        return DependencyStatus("llm", healthy=False, detail=f"cannot reach {url}: {error!r}")
+    response = await _get("llm", url, settings)
+    if isinstance(response, DependencyStatus):
+        return response
     if response.status_code >= 500:
         return DependencyStatus("llm", healthy=False, detail=f"HTTP {response.status_code}")
     return DependencyStatus("llm", healthy=True, detail=f"reachable (HTTP {response.status_code})")
@@ -113,3 +109,12 @@ def worker_checks(
             checks["vault"] = lambda: check_vault(settings)
     checks["llm"] = lambda: check_llm(settings)
     return checks
+
+
+async def _get(name: str, url: str, settings: Settings) -> httpx.Response | DependencyStatus:
+    """GET ``url``; an endpoint that cannot be reached is an unhealthy status, not an error."""
+    try:
+        async with httpx.AsyncClient(timeout=settings.health_check_timeout_seconds) as http:
+            return await http.get(url)
+    except httpx.HTTPError as error:
+        return DependencyStatus(name, healthy=False, detail=f"cannot reach {url}: {error!r}")

@@ -21,9 +21,10 @@ import requests
 from pydantic import SecretStr
 
 from ..config import Environment, Settings
-from .base import SecretScope
-from .vault import DEV_ROOT_TOKEN, server_health, vault_address
-from .vault_admin import admin_client, bootstrap, default_demo_secrets
+from ..secrets.base import SecretScope
+from ..secrets.vault import DEV_ROOT_TOKEN, server_health, vault_address
+from ..secrets.vault_admin import admin_client, bootstrap, default_demo_secrets
+from .processes import stop_process
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -43,13 +44,7 @@ class DevVault:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=10)
 
 
 def bao_binary() -> str:
