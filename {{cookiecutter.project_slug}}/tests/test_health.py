@@ -20,7 +20,11 @@ from temporalio.worker import Worker
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME, __version__
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.observability.health import ActivityTracker, DependencyStatus, HealthMonitor
+from {{ cookiecutter.package_name }}.observability.health import (
+    ActivityTracker,
+    DependencyStatus,
+    HealthMonitor,
+)
 from {{ cookiecutter.package_name }}.observability.health_server import serve_health
 from {{ cookiecutter.package_name }}.runtime.health_checks import worker_checks
 

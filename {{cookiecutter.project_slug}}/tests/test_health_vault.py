@@ -12,7 +12,10 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.observability.health import HealthMonitor
-from {{ cookiecutter.package_name }}.runtime.health_checks import check_vault, worker_checks
+from {{ cookiecutter.package_name }}.runtime.health_checks import (
+    check_vault,
+    worker_checks,
+)
 
 from tests.support import free_port, required_binary
 

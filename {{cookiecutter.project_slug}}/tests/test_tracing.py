@@ -18,7 +18,10 @@ from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentStatus
-from {{ cookiecutter.package_name }}.observability import step_telemetry, workflow_telemetry
+from {{ cookiecutter.package_name }}.observability import (
+    step_telemetry,
+    workflow_telemetry,
+)
 from {{ cookiecutter.package_name }}.observability.telemetry import (
     CORRELATION_FIELDS,
     configure_tracing,
