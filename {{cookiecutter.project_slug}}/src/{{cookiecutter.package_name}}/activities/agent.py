@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ..agent.prompts import SYSTEM_PROMPT
+from ..agent.prompts import SUMMARY_PROMPT, SYSTEM_PROMPT
 from ..agent.tooling import Tool, ToolContext, describe_validation_error, heartbeating
 from ..agent.tools import TOOLS
 from ..config import ConfigError, Environment, Settings
@@ -104,7 +104,10 @@ class AgentActivities:
             "calling %s (%s, attempt %d)", model, "fallback" if use_fallback else "primary", attempt
         )
         client = self.llm_client(base_url)
-        messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
+        summary = request.purpose == "summary"
+        messages: list[Any] = [
+            {"role": "system", "content": SUMMARY_PROMPT if summary else SYSTEM_PROMPT}
+        ]
         messages += [_to_openai(message) for message in request.messages]
         try:
             # Heartbeat while the model thinks: a call lost with its worker is
@@ -113,7 +116,7 @@ class AgentActivities:
                 client.chat.completions.create(
                     model=model,
                     messages=messages,
-                    tools=self._tool_schemas,
+                    tools=openai.omit if summary else self._tool_schemas,
                 ),
                 activity.heartbeat,
             )

@@ -24,7 +24,11 @@ from temporalio.plugin import SimplePlugin
 
 from ..activities.agent import AgentActivities
 from ..config import PLACEHOLDER_VALUES, Settings
-from ..models import AWAITING_APPROVAL_ATTRIBUTE
+from ..models import (
+    AWAITING_APPROVAL_ATTRIBUTE,
+    CONVERSATION_OPEN_ATTRIBUTE,
+    CONVERSATION_USER_ATTRIBUTE,
+)
 from ..runtime.plugin import payload_codec, service_plugin
 from ..runtime.scopes import known_scopes
 from ..runtime.worker import build_workers, run_workers
@@ -90,6 +94,11 @@ def dev_server_command(
         # The approval gate's search attribute: `pending` lists waiting runs by it.
         "--search-attribute",
         f"{AWAITING_APPROVAL_ATTRIBUTE}=Bool",
+        # Conversations: `conversations` lists the open ones, per user.
+        "--search-attribute",
+        f"{CONVERSATION_OPEN_ATTRIBUTE}=Bool",
+        "--search-attribute",
+        f"{CONVERSATION_USER_ATTRIBUTE}=Keyword",
         *extra,
     ]
     if db_file is not None:

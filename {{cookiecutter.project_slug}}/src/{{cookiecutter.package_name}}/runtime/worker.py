@@ -24,6 +24,7 @@ from ..observability.step_telemetry import StepTelemetry
 from ..observability.telemetry import metrics_runtime
 from ..secrets import create_provider
 from ..workflows.agent import AgentWorkflow
+from ..workflows.conversation import ConversationWorkflow
 from .approvals import REGISTER_COMMAND, search_attribute_registered
 from .client import connect
 from .health_checks import worker_checks
@@ -56,7 +57,7 @@ def build_workers(
         Worker(
             client,
             task_queue=queue,
-            workflows=[AgentWorkflow],
+            workflows=[AgentWorkflow, ConversationWorkflow],
             activities=[acts.run_tool],
             **options,
         ),
