@@ -9,6 +9,7 @@ transcript stays readable and a new message is refused with the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from ..config import Settings
 from ..models import (
     CLOSE_UPDATE,
     CONVERSATION_ID_PREFIX,
@@ -74,6 +76,21 @@ class ConversationError(Exception):
     def __init__(self, kind: ErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
+
+
+def limits_from(settings: Settings) -> ConversationLimits:
+    """A new conversation's limits, from the settings (``AGENT_CONVERSATION_*``)."""
+    return ConversationLimits(
+        max_message_chars=settings.conversation_max_message_chars,
+        max_queued_messages=settings.conversation_max_queued_messages,
+        max_turns=settings.conversation_max_turns,
+        token_budget=settings.conversation_token_budget,
+        cost_budget_usd=settings.conversation_cost_budget_usd,
+        history_event_limit=settings.conversation_history_event_limit,
+        context_token_window=settings.conversation_context_tokens,
+        keep_recent_turns=settings.conversation_keep_recent_turns,
+        idle_timeout_seconds=settings.conversation_idle_timeout_seconds,
+    )
 
 
 def workflow_id(conversation_id: str) -> str:
@@ -149,6 +166,9 @@ async def send_message(
                 continue
             raise ConversationError(_KINDS.get(kind, "invalid"), message) from None
         except WorkflowAlreadyStartedError:
+            # Read the start operation's own copy of the error, or asyncio reports it at exit.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await start.workflow_handle()
             raise await _closed(client, conversation_id, sender) from None
         except TimeoutError:
             raise ConversationError(
