@@ -155,7 +155,11 @@ class ConversationWorkflow:
         limits = self._request.limits
         conv = self._conv
         if message.sender is not None and message.sender != self._request.user_id:
-            raise ApplicationError("no such conversation", type="not_found", non_retryable=True)
+            raise ApplicationError(
+                f"no such conversation: {self._conversation_id()}",
+                type="not_found",
+                non_retryable=True,
+            )
         if not message.text.strip():
             raise ApplicationError("the message is empty", type="empty", non_retryable=True)
         if len(message.text) > limits.max_message_chars:
