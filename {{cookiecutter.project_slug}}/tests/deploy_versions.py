@@ -14,12 +14,15 @@ from temporalio import workflow
 from {{ cookiecutter.package_name }}.models import (
     AgentRequest,
     AgentResult,
+    ConversationRequest,
+    ConversationResult,
     ToolCall,
     ToolRequest,
     ToolResult,
 )
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 from {{ cookiecutter.package_name }}.workflows.agent_loop import AgentLoop
+from {{ cookiecutter.package_name }}.workflows.conversation import ConversationWorkflow
 from {{ cookiecutter.package_name }}.workflows.steps import LoopContext
 
 PATCH_ID = "audit-before-tools"
@@ -71,4 +74,22 @@ class UnpatchedAgentWorkflow(AgentWorkflow):
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
+        return await super().run(request)
+
+
+@workflow.defn(name="ConversationWorkflow", failure_exception_types=[ValidationError])
+class PatchedConversationWorkflow(ConversationWorkflow):
+    loop_type = AuditedLoop
+
+    @workflow.run
+    async def run(self, request: ConversationRequest) -> ConversationResult:
+        return await super().run(request)
+
+
+@workflow.defn(name="ConversationWorkflow", failure_exception_types=[ValidationError])
+class UnpatchedConversationWorkflow(ConversationWorkflow):
+    loop_type = UnpatchedAuditedLoop
+
+    @workflow.run
+    async def run(self, request: ConversationRequest) -> ConversationResult:
         return await super().run(request)

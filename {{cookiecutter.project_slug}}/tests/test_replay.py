@@ -17,11 +17,13 @@ from tests.support import run_cli
 
 HISTORIES = Path(__file__).parent / "histories"
 TOOL_RUN = HISTORIES / "agent_tool_run.json"
+CONVERSATION = HISTORIES / "conversation_turns.json"
 
 
 async def test_every_committed_history_replays_cleanly() -> None:
     histories = sorted(HISTORIES.glob("*.json"))
     assert TOOL_RUN in histories
+    assert CONVERSATION in histories
     for path in histories:
         report = await replay(load_history(path))
         assert report.ok, f"{path.name}: {report.detail}"

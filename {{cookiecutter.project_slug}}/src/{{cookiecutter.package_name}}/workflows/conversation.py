@@ -72,15 +72,24 @@ _TURN_STATUS: dict[ResultStatus, TurnStatus] = {
 }
 
 
+# Deploys: a conversation open across a deploy replays its run on the new code, so a
+# change to this workflow or the loop goes behind workflow.patched (the committed
+# history in tests/histories/ fails the replay test otherwise); `patched` answers once
+# per run, so the changed path starts at the next continue-as-new, a turn boundary.
+# Pinned runs (AGENT_VERSIONING_BEHAVIOR=pinned) move to a new current version at a
+# turn boundary when the server reports it (_note_deploy).
 @workflow.defn(name=CONVERSATION_WORKFLOW_TYPE, failure_exception_types=[ValidationError])
 class ConversationWorkflow:
+    # The loop each turn runs (a test or a later version can swap in a subclass).
+    loop_type: type[AgentLoop] = AgentLoop
+
     # @workflow.init: the request is known before the first message's validator runs
     # (update-with-start delivers the start and the update in the same task).
     @workflow.init
     def __init__(self, request: ConversationRequest) -> None:
         self._request = request
         self._conv = request.resume or ConversationState()
-        self._agent = AgentLoop(lambda: self._conv.agent)
+        self._agent = self.loop_type(lambda: self._conv.agent)
         self._gate = self._agent.gate
         self._current: QueuedMessage | None = None
         # Outcomes of this run's turns, until their update handler has read them.
@@ -88,6 +97,8 @@ class ConversationWorkflow:
         # Continue-as-new is due: new messages are refused ("moving", the client
         # retries) while the queued ones finish, so no update is cut off.
         self._moving = False
+        # A new worker version became current (seen on some task): move at the next boundary.
+        self._deployed = False
 
     @workflow.run
     async def run(self, request: ConversationRequest) -> ConversationResult:
@@ -107,6 +118,7 @@ class ConversationWorkflow:
                     )
                 except TimeoutError:
                     self._close(f"idle: no message for {limits.idle_timeout_seconds:g} s")
+                self._note_deploy()
             if conv.closed:
                 break
             await self._run_turn(conv.queue.pop(0))
@@ -137,6 +149,7 @@ class ConversationWorkflow:
         conv.next_turn += 1
         conv.last_message_at = queued.received_at
         conv.queue.append(queued)
+        self._note_deploy()
         answered: list[TurnOutcome] = []
 
         def ready() -> bool:
@@ -400,7 +413,14 @@ class ConversationWorkflow:
         return (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= self._request.limits.history_event_limit
+            or self._note_deploy()
         )
+
+    def _note_deploy(self) -> bool:
+        # Temporal says so on one task only (the flag is not repeated), so remember it.
+        if workflow.info().is_target_worker_deployment_version_changed():
+            self._deployed = True
+        return self._deployed
 
     async def _continue_as_new(self) -> None:
         # The queue is empty and new messages are refused: wait for the handlers
@@ -409,7 +429,11 @@ class ConversationWorkflow:
         conv = self._conv
         conv.agent.runs += 1
         workflow.logger.info("continuing as new after %d turns", conv.turns_done)
-        workflow.continue_as_new(self._request.model_copy(update={"resume": conv}))
+        workflow.continue_as_new(
+            self._request.model_copy(update={"resume": conv}),
+            # The new run starts on the current version (a pinned run would inherit the old one).
+            initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
+        )
 
     def _run_state(self) -> RunState:
         return self._agent.run_state if self._current is not None else "idle"
