@@ -232,3 +232,19 @@ async def _wait_for_turns(client: Client, cid: str, count: int) -> list[TurnReco
             return turns
         assert asyncio.get_running_loop().time() < deadline, turns
         await asyncio.sleep(0.1)
+
+
+async def test_a_message_sent_again_with_its_id_gets_the_same_turn(
+    dev_client: Client, fake_llm: FakeLlmServer
+) -> None:
+    fake_llm.script = ECHO
+    async with running_workers(dev_client, settings_for(fake_llm)) as queue:
+        cid = new_id()
+        sent = [
+            await conversations.send_message(
+                dev_client, cid, "once", task_queue=queue, limits=LIMITS, message_id="m-1"
+            )
+            for _ in range(2)
+        ]
+        assert sent[0] == sent[1]
+        assert [t.message for t in await conversations.transcript(dev_client, cid)] == ["once"]

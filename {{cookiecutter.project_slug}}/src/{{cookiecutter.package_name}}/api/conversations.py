@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, status
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
@@ -51,7 +52,13 @@ def conversation_routes(settings: Settings, client: Callable[[], Awaitable[Clien
     router = APIRouter(prefix="/conversations")
 
     @router.post("/{conversation_id}/messages")
-    async def send(conversation_id: str, body: MessageBody, user: Caller) -> TurnOutcome:
+    async def send(
+        conversation_id: str,
+        body: MessageBody,
+        user: Caller,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> TurnOutcome:
+        # A retry with the same Idempotency-Key gets the same turn, never a second one.
         try:
             return await conversations.send_message(
                 await client(),
@@ -61,6 +68,7 @@ def conversation_routes(settings: Settings, client: Callable[[], Awaitable[Clien
                 limits=conversations.limits_from(settings),
                 sender=user,
                 wait=timedelta(seconds=settings.conversation_reply_wait_seconds),
+                message_id=f"{user}:{idempotency_key}" if idempotency_key else None,
             )
         except ConversationError as error:
             raise _http(error) from None

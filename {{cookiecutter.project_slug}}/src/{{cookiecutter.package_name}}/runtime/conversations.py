@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -121,12 +122,15 @@ async def send_message(
     sender: str | None = None,
     model: str | None = None,
     wait: timedelta = timedelta(seconds=120),
+    message_id: str | None = None,
 ) -> TurnOutcome:
     """Send one message (creating the conversation if needed); the turn's outcome.
 
     Past ``wait`` the turn keeps running: ConversationError("still_running") says
-    how to follow it.
+    how to follow it. ``message_id`` is the update's id: sending again with the
+    same id (a retry after a lost answer) gets the same turn, never a second one.
     """
+    update_id = message_id or f"msg-{uuid.uuid4().hex}"
     wid = workflow_id(conversation_id)
     if not text.strip():
         raise ConversationError("invalid", "the message is empty")
@@ -156,6 +160,7 @@ async def send_message(
                     UserMessage(text=text, sender=sender),
                     start_workflow_operation=start,
                     result_type=TurnOutcome,
+                    id=update_id,
                 ),
                 timeout=wait.total_seconds(),
             )
