@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 
 ANSWERS: dict[str, object] = json.loads({{ cookiecutter | tojson | tojson }})
+# tojson sorts keys; cookiecutter.json's order is kept so .cruft.json matches what cruft writes.
+ANSWER_ORDER: list[str] = json.loads({{ cookiecutter.keys() | list | tojson | tojson }})
 
 PROJECT = Path.cwd()
 PACKAGE = Path("src") / str(ANSWERS["package_name"])
@@ -155,9 +157,9 @@ def write_answers_record(answers: dict[str, object]) -> None:
     template, commit, directory = template_location(answers)
     # cookiecutter's own bookkeeping (paths on this machine) is not an answer.
     context = {
-        key: value
-        for key, value in answers.items()
-        if key not in {"_output_dir", "_repo_dir", "_checkout", "_template", "_commit"}
+        key: answers[key]
+        for key in ANSWER_ORDER
+        if key in answers and key not in {"_output_dir", "_repo_dir", "_checkout", "_template", "_commit"}
     }
     context |= {"_template": template, "_commit": commit}
     record = {
