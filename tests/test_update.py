@@ -8,6 +8,7 @@ file:// URL). cruft runs as a user runs it, through its command line.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -21,9 +22,7 @@ import pytest
 
 from tests.support import ALL_VARIANTS, CONFIG_ENV_PREFIXES, TEMPLATE_DIR, WORK_DIR, tools_venv
 
-try:
-    import cruft  # noqa: F401  (only its command line is used)
-except ImportError:  # pragma: no cover - a clear failure, not a skip
+if importlib.util.find_spec("cruft") is None:  # a clear failure, not a skip: cruft is test tooling
     pytest.fail("cruft is missing: pip install -r requirements-dev.txt", pytrace=False)
 
 # The "everything" variant has every dependency, so the shared tools venv of
@@ -59,7 +58,9 @@ def run(env: dict[str, str], cwd: Path, *command: str, ok: bool = True) -> subpr
     return result
 
 
-def cruft(env: dict[str, str], project: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+def cruft(
+    env: dict[str, str], project: Path, *args: str, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
     return run(env, project, sys.executable, "-m", "cruft", *args, ok=ok)
 
 
@@ -105,7 +106,9 @@ def project_files(project: Path) -> list[Path]:
 # --- the template location every documented way of generating records ---------------------------
 
 
-@pytest.mark.parametrize("how", ["cookiecutter .", "relative path", "absolute path", "git url", "abbreviation"])
+@pytest.mark.parametrize(
+    "how", ["cookiecutter .", "relative path", "absolute path", "git url", "abbreviation"]
+)
 def test_every_way_of_generating_records_a_location_cruft_can_use(
     how: str, tmp_path: Path, git_env: dict[str, str]
 ) -> None:
@@ -233,7 +236,11 @@ def make_user_edits(project: Path) -> None:
     example = (tools / "search_docs.py").read_text()
     tooling_import = next(line for line in example.splitlines() if "import Tool" in line)
     (tools / "lookup_order.py").write_text(NEW_TOOL.format(tooling_import=tooling_import))
-    edit(tools / "__init__.py", "from .search_docs import", "from .lookup_order import LookupOrder\nfrom .search_docs import")
+    edit(
+        tools / "__init__.py",
+        "from .search_docs import",
+        "from .lookup_order import LookupOrder\nfrom .search_docs import",
+    )
     edit(tools / "__init__.py", "SendEmail())", "SendEmail(), LookupOrder())")
     for test in (project / "tests").glob("test_*.py"):  # tests that list the registered tools
         test.write_text(test.read_text().replace('"send_email"}', '"send_email", "lookup_order"}'))
@@ -250,7 +257,9 @@ def resolve_conflicts_keeping_ours(path: Path) -> None:
     path.write_text(text)
 
 
-def test_cruft_update_brings_a_release_and_keeps_the_users_edits(tmp_path: Path, git_env: dict[str, str]) -> None:
+def test_cruft_update_brings_a_release_and_keeps_the_users_edits(
+    tmp_path: Path, git_env: dict[str, str]
+) -> None:
     template = template_release(git_env, tmp_path)
     cookiecutter(git_env, tmp_path, "-o", str(tmp_path / "out"), str(template))
     project = tmp_path / "out" / SLUG
@@ -342,4 +351,6 @@ def check_updated_project(project: Path) -> None:
         ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", *FAST_SUBSET],
     ):
         result = run(env, project, str(bin_dir / command[0]), *command[1:], ok=False)
-        assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+        assert result.returncode == 0, (
+            f"{' '.join(command)}\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+        )
