@@ -177,7 +177,7 @@ def write_answers_record(answers: dict[str, object]) -> None:
             "or run `cruft link <url>` in the project.",
             file=sys.stderr,
         )
-    elif template.startswith("/") and git(Path(template), "status", "--porcelain", "--untracked-files=no"):
+    elif Path(template).is_dir() and git(Path(template), "status", "--porcelain", "--untracked-files=no"):
         print(
             f"WARNING: the template checkout {template} has uncommitted changes; .cruft.json records "
             f"commit {commit[:12]}, which does not contain them, so a later `cruft update` will "

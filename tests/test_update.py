@@ -150,6 +150,21 @@ def test_every_way_of_generating_records_a_location_cruft_can_use(
     assert "SUCCESS" in checked.stdout
 
 
+@pytest.mark.parametrize("state", ["uncommitted changes", "not a git checkout"])
+def test_a_template_that_cannot_be_updated_from_is_named(
+    state: str, tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    template = template_release(git_env, tmp_path)
+    if state == "uncommitted changes":
+        edit(template / "cookiecutter.json", '"Your Name"', '"Someone Else"')
+    else:
+        shutil.rmtree(template / ".git")
+    generated = cookiecutter(git_env, tmp_path, "-o", str(tmp_path / "out"), str(template))
+    assert "WARNING" in generated.stderr and str(template) in generated.stderr
+    assert ("records no commit" in generated.stderr) is (state == "not a git checkout")
+    assert ("uncommitted changes" in generated.stderr) is (state == "uncommitted changes")
+
+
 def test_plain_cookiecutter_and_cruft_create_generate_the_same_project(
     tmp_path: Path, git_env: dict[str, str]
 ) -> None:
