@@ -99,6 +99,14 @@ def owned(project: Path, suffix: str) -> str:
     return next(path for path in skip_paths(project) if path.endswith(suffix))
 
 
+def template_owned(template: Path, suffix: str) -> Path:
+    """The template file behind a skipped path: the same list, read from the unrendered pyproject.toml."""
+    pyproject = (template / "{{cookiecutter.project_slug}}" / "pyproject.toml").read_text()
+    skip_line = next(line for line in pyproject.splitlines() if line.startswith("skip = ["))
+    path = next(path for path in re.findall(r'"([^"]+)"', skip_line) if path.endswith(suffix))
+    return template / "{{cookiecutter.project_slug}}" / re.sub(r"\{\{ *(\S+?) *\}\}", r"{{\1}}", path)
+
+
 def project_files(project: Path) -> list[Path]:
     return [path for path in project.rglob("*") if ".git" not in path.relative_to(project).parts]
 
@@ -212,9 +220,9 @@ def make_release_2(env: dict[str, str], template: Path) -> str:
     makefile = generated / "Makefile"
     edit(makefile, "## the whole test suite ", "## the whole test suite, release 2 ")
     edit(makefile, "--runs 200 ", "--runs 300 ")  # the user edits this line too: a conflict
-    package = generated / "src" / "{{cookiecutter.package_name}}"
-    edit(package / "tools" / "search_docs.py", "good enough for a demo", "good enough for a demo (fix 2)")
-    edit(package / "prompts.py", "You are a careful assistant.", "You are a careful assistant (release 2).")
+    tools, prompts = template_owned(template, "tools/"), template_owned(template, "prompts.py")
+    edit(tools / "search_docs.py", "good enough for a demo", "good enough for a demo (fix 2)")
+    edit(prompts, "You are a careful assistant.", "You are a careful assistant (release 2).")
     return git_commit(env, template, "release 2")
 
 
