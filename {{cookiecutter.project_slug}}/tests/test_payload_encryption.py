@@ -311,3 +311,69 @@ async def test_a_full_run_is_ciphertext_on_the_server_and_plain_for_worker_and_c
     [sealed] = await fresh.encode([result])
     assert sealed.metadata[KEY_ID_METADATA].decode() == new_key_id
     await provider.aclose()
+
+
+REFUSAL = "account 4711 of Ada is frozen"
+
+
+async def test_failure_messages_are_ciphertext_on_the_server_and_plain_through_the_codec(
+    layout: Layout,
+    temporal_address: str,
+    fake_llm: FakeLlmServer,
+    codec_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    # A non-retryable model error: its message (the body's text) becomes a failure in history.
+    fake_llm.script = script({"content": "never", "faults": [{"status": 400, "message": REFUSAL}]})
+    settings = layout.settings(payload_encryption=True).model_copy(
+        update={"openai_base_url": fake_llm.base_url, "llm_model": "scripted"}
+    )
+    provider = VaultSecretProvider(settings)
+    client = await connect(settings, provider=provider)
+    async with running_workers(client, settings) as queue:
+        handle = await start_run(client, AgentRequest(task="x"), task_queue=queue)
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.status == "failed"
+    assert REFUSAL in result.reason
+
+    # The server holds no failure text: neither the message nor a stack trace.
+    plain_client = await Client.connect(temporal_address)
+    history = await plain_client.get_workflow_handle(handle.id).fetch_history()
+    raw = history.to_json().encode() + b"".join(e.SerializeToString() for e in history.events)
+    assert REFUSAL.encode() not in raw
+    assert b"Traceback" not in raw and b".py" not in raw
+    [failed] = [
+        e.activity_task_failed_event_attributes.failure
+        for e in history.events
+        if e.HasField("activity_task_failed_event_attributes")
+    ]
+    assert (failed.message, failed.stack_trace) == ("Encoded failure", "")
+    assert failed.encoded_attributes.metadata["encoding"] == ENCODING
+
+    # The service's client (with the codec) reads the message back.
+    events = [event async for event in handle.fetch_history_events()]
+    [decoded] = [
+        e.activity_task_failed_event_attributes.failure
+        for e in events
+        if e.HasField("activity_task_failed_event_attributes")
+    ]
+    error = await client.data_converter.decode_failure(decoded)
+    assert REFUSAL in str(error)
+
+    # So does the `temporal` CLI through the codec endpoint.
+    bearer = f"Bearer {endpoint_token(layout)}"
+    shown = temporal_cli(
+        *("workflow", "show", "-w", handle.id, "--address", temporal_address),
+        *("--codec-endpoint", codec_endpoint, "--codec-auth", bearer, "-o", "json"),
+    )
+    assert shown.returncode == 0, shown.stderr
+    [attributes] = [
+        event["activityTaskFailedEventAttributes"]["failure"]["encodedAttributes"]
+        for event in json.loads(shown.stdout)["events"]
+        if "activityTaskFailedEventAttributes" in event
+    ]
+    assert base64.b64decode(attributes["metadata"]["encoding"]) == b"json/plain"
+    message = json.loads(base64.b64decode(attributes["data"]))["message"]
+    assert message == f"LLM refused the request (400): {REFUSAL}"
+    await provider.aclose()
