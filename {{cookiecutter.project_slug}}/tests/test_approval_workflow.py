@@ -215,6 +215,30 @@ async def test_refused_decisions_change_nothing(
     assert len(fake.emails) == 1
 
 
+async def test_malformed_decide_update_is_refused_with_a_readable_final_error(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    with FakeLlmServer(EMAIL_SCRIPT) as fake:
+        async with gated_run(time_skipping_env, fake) as handle:
+            await wait_for_pending(handle)
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                # Sent raw, as the `temporal` CLI or another SDK would: it never decodes.
+                await handle.execute_update(
+                    "decide", {"decision": "maybe", "approver": "", "typo": 1}
+                )
+            assert await update_events(handle) == 0
+            await decide(handle, "approve", "alice")
+            result = await handle.result()
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.non_retryable) == ("InvalidInput", True)
+    assert cause.message == (
+        "invalid DecideRequest: approver: String should have at least 1 character; "
+        "decision: Input should be 'approve' or 'reject'; typo: Extra inputs are not permitted"
+    )
+    assert result.status == "completed"
+
+
 @pytest.mark.parametrize(
     ("payloads", "message"),
     [

@@ -31,6 +31,7 @@ SECTIONS = (
     "Activity timeouts spike",
     "High tool error rate",
     "429 storm",
+    "LLM provider outage",
     "Memory or history growth",
     "Stuck approvals",
     "Vault outage",

@@ -17,6 +17,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
+from .policies import LLM_RETRY
 
 ENV_PREFIX = "AGENT_"
 # Values that mean "nobody filled this in"; refused outside development.
@@ -88,10 +89,13 @@ class Settings(BaseSettings):
     llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     # Enforced by the Temporal server across all workers on the LLM task queue.
     llm_max_requests_per_second: float = Field(default=5.0, gt=0)
-    # After this many failed attempts with retryable errors, the fallback answers.
+    # After this many failed attempts with retryable errors, the fallback answers; after
+    # as many in a row across steps, the primary's breaker opens: every call goes to the
+    # fallback for the cooling-off period, then one call probes the primary (llm_breaker.py).
     llm_fallback_model: str | None = None
     llm_fallback_base_url: str | None = None
     llm_fallback_after_attempts: int = Field(default=2, ge=1)
+    llm_fallback_cooldown_seconds: float = Field(default=60.0, gt=0)
     # USD per million tokens, by model name; "*" prices any model not listed.
     llm_prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: {
@@ -265,13 +269,28 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
+def fallback_problems(settings: Settings) -> list[str]:
+    """A fallback that can never answer: the step gives up before its turn comes."""
+    limit = LLM_RETRY.maximum_attempts
+    after = settings.llm_fallback_after_attempts
+    if not (settings.llm_fallback_model or settings.llm_fallback_base_url) or after < limit:
+        return []
+    return [
+        f"{ENV_PREFIX}LLM_FALLBACK_AFTER_ATTEMPTS={after} switches the fallback off: an LLM "
+        f"step gives up after {limit} attempts (the LLM retry limit, "
+        f"policies.LLM_RETRY.maximum_attempts); set it below {limit}"
+    ]
+
+
 def load_settings() -> Settings:
     """Read and check the settings, or raise ``ConfigError`` naming each bad variable."""
     try:
         settings = Settings()
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
-    problems = settings.deployment_problems() + settings.secrets_problems()
+    problems = (
+        settings.deployment_problems() + settings.secrets_problems() + fallback_problems(settings)
+    )
     if problems:
         raise ConfigError(problems)
     return settings

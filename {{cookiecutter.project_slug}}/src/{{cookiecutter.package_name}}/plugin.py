@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from . import SERVICE_NAME
 from .config import ConfigError, Settings
+from .failures import EncodedFailureConverter, ServiceFailureConverter
 from .secrets import SecretProvider
 from .telemetry import install_tracer_provider
 
@@ -42,9 +43,14 @@ def service_plugin(codec: PayloadCodec | None = None) -> SimplePlugin:
     # Temporal's tracing needs a replay-safe global tracer provider before any
     # worker exists; exporters are added to it later by telemetry.configure_tracing.
     install_tracer_provider()
-    converter = pydantic_data_converter
+    converter = dataclasses.replace(
+        pydantic_data_converter, failure_converter_class=ServiceFailureConverter
+    )
     if codec is not None:
-        converter = dataclasses.replace(converter, payload_codec=codec)
+        # Failure messages and stack traces are encrypted too, not only payloads.
+        converter = dataclasses.replace(
+            converter, payload_codec=codec, failure_converter_class=EncodedFailureConverter
+        )
     return SimplePlugin(
         f"{SERVICE_NAME}.plugin",
         data_converter=converter,
