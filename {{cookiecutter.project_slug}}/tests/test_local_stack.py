@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -89,6 +90,52 @@ def test_fake_llm_command_serves_the_openai_api(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
+
+
+def test_fake_llm_outbox_delay_records_the_email_at_once_and_answers_late(
+    tmp_path: Path,
+) -> None:
+    """`--outbox-delay-ms`: the window in which a kill lands mid-delivery (README rehearsal)."""
+    port = free_port()
+    process = start(
+        "fake-llm", "--port", str(port), "--outbox-delay-ms", "1500", env={}, cwd=tmp_path
+    )
+    outbox = f"http://127.0.0.1:{port}/outbox"
+    try:
+        wait_for_line(process, "answers 1500 ms late", 30)
+        answers: queue.Queue[httpx.Response] = queue.Queue()
+        email = {"to": "ops@example.com", "subject": "s", "body": "b"}
+        sender = threading.Thread(
+            target=lambda: answers.put(
+                httpx.post(outbox, json=email, headers={"Idempotency-Key": "k1"}, timeout=10)
+            ),
+            daemon=True,
+        )
+        started = time.monotonic()
+        sender.start()
+        # The effect is recorded before the answer: a worker killed now has sent the email.
+        deadline = started + 5
+        while not httpx.get(outbox, timeout=5).json()["emails"]:
+            assert time.monotonic() < deadline, "the delivery was never recorded"
+        assert answers.empty(), "answered without the delay"
+        answer = answers.get(timeout=10)
+        assert answer.status_code == 200
+        assert time.monotonic() - started >= 1.5
+        # A retry after the kill is a duplicate: one email for the key.
+        again = httpx.post(outbox, json=email, headers={"Idempotency-Key": "k1"}, timeout=10)
+        assert again.json() == {"accepted": True, "duplicate": True}
+        assert len(httpx.get(outbox, timeout=5).json()["emails"]) == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+
+
+def test_fake_llm_refuses_a_negative_outbox_delay(tmp_path: Path) -> None:
+    process = start("fake-llm", "--outbox-delay-ms", "-5", env={}, cwd=tmp_path)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "--outbox-delay-ms" in output
+    assert "Traceback" not in output
 
 
 @pytest.mark.integration
