@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -170,3 +171,54 @@ def test_dev_starts_the_stack_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
     assert not port_open(port), "the Temporal dev server outlived `dev`"
     assert not port_open(llm_port)
     assert not port_open(vault_port), "the OpenBao dev server outlived `dev`"
+
+
+def get_until(url: str, accept: Callable[[httpx.Response], bool], seconds: float) -> httpx.Response:
+    """GET ``url`` until ``accept`` holds (deadline, no sleeps beyond the request itself)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            response = httpx.get(url, timeout=5)
+            if accept(response):
+                return response
+            seen = f"HTTP {response.status_code}: {response.text[:300]}"
+        except httpx.TransportError as error:
+            seen = repr(error)
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} never answered as expected: {seen}")
+
+
+@pytest.mark.integration
+def test_dev_serves_health_and_metrics_on_the_configured_ports(tmp_path: Path) -> None:
+    """`dev` serves what `worker` serves: /health/* and /metrics, on the same settings."""
+    port, ui_port, llm_port = free_port(), free_port(), free_port()
+    health_port, metrics_port = free_port(), free_port()
+    process = start(
+        "dev",
+        *("--port", str(port), "--ui-port", str(ui_port)),
+        env={
+            "AGENT_FAKE_LLM_PORT": str(llm_port),
+            "AGENT_HEALTH_PORT": str(health_port),
+            "AGENT_METRICS_PORT": str(metrics_port),
+            "VAULT_ADDR": f"http://127.0.0.1:{free_port()}",
+        },
+        cwd=tmp_path,
+    )
+    try:
+        output = wait_for_line(process, "ready:", 90)
+        health = f"http://127.0.0.1:{health_port}/health"
+        metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        assert any(f"{health}/ready" in line and metrics in line for line in output), output
+        assert get_until(f"{health}/live", lambda r: True, 30).status_code == 200
+        ready = get_until(f"{health}/ready", lambda r: r.status_code == 200, 30).json()
+        assert {"temporal", "llm"} <= {dep["name"] for dep in ready["dependencies"]}, ready
+        # The workers poll through the metrics runtime, so the SDK's series appear.
+        scraped = get_until(metrics, lambda r: "temporal_" in r.text, 30)
+        assert scraped.status_code == 200
+        assert 'service="{{ cookiecutter.project_slug }}"' in scraped.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+    assert code == 0
+    assert not port_open(health_port), "the health server outlived `dev`"
+    assert not port_open(metrics_port), "the metrics endpoint outlived `dev`"

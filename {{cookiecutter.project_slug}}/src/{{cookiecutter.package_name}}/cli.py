@@ -51,7 +51,7 @@ from .secrets import SecretError
 {%- if cookiecutter.secrets_backend == "vault" %}
 from .secrets_cli import secrets_app
 {%- endif %}
-from .stack import StackError, local_stack
+from .stack import StackError, local_stack, probes_line
 from .telemetry import configure_process
 from .temporal_client import TemporalUnavailableError, connect
 from .tooling import describe_validation_error
@@ -360,12 +360,14 @@ def dev(
             fake_llm_port=settings.fake_llm_port,
             stop=stop,
             script=loaded,
+            serve_probes=True,
         ) as stack:
             model = stack.fake_llm.base_url if stack.fake_llm else settings.openai_base_url
             typer.echo(f"temporal: {stack.temporal_address}  web ui: {stack.ui_url}")
             if stack.vault_address:
                 typer.echo(f"vault (dev server, token dev-root): {stack.vault_address}")
             typer.echo(f"model: {model}  task queue: {settings.task_queue}")
+            typer.echo(probes_line(stack))
             typer.echo(f'ready: try `{SERVICE_NAME} run "{DEMO_TASK}" --wait`; Ctrl-C stops')
             await stop.wait()
         typer.echo("stopped")
