@@ -23,6 +23,8 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_api.py",
         "tests/test_approval_api.py",
         "tests/test_approval_page.py",
+        "tests/browser_support.py",
+        "tests/test_browser_support.py",
     ],
     ("payload_encryption", True): [
         "src/{pkg}/codec.py",

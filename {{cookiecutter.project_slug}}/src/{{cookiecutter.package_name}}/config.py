@@ -101,6 +101,9 @@ class Settings(BaseSettings):
         default_factory=lambda: {
             "gpt-4o-mini": ModelPrice(input_per_mtok=0.15, output_per_mtok=0.60),
             "gpt-4o": ModelPrice(input_per_mtok=2.50, output_per_mtok=10.0),
+            # The local scripted model (`dev`, `demo`, tests) costs nothing, but is priced
+            # like gpt-4o-mini so cost, budgets and the cost metric show real numbers.
+            "scripted": ModelPrice(input_per_mtok=0.15, output_per_mtok=0.60),
         }
     )
     email_endpoint_url: str | None = None
