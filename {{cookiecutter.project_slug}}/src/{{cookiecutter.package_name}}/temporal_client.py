@@ -19,6 +19,7 @@ from .config import Environment, Settings
 from .environment import merged_environment
 from .plugin import payload_codec, service_plugin
 from .secrets import SecretProvider
+from .telemetry import install_default_runtime
 
 
 class TemporalUnavailableError(Exception):
@@ -49,6 +50,8 @@ async def connect(
     and ``provider`` feeds the payload codec's keys (shared with the worker's activities)."""
     config = connect_config(settings)
     address = config["target_host"]
+    if runtime is None:
+        install_default_runtime(settings)  # the SDK core's logs go to Python logging
     plugin = service_plugin(payload_codec(settings, provider))
     try:
         return await asyncio.wait_for(
