@@ -122,6 +122,21 @@ def test_profile_and_config_file_from_dotenv(
     assert connect_config(Settings())["namespace"] == "from-environment"
 
 
+def _export_one_span(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    script = cwd / "span.py"
+    script.write_text(SPAN_SCRIPT.format(package="{{ cookiecutter.package_name }}"))
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    return subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env={**child_env, **env},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_otlp_endpoint_and_service_name_from_dotenv(tmp_path: Path) -> None:
     receiver = _OtlpReceiver()
     try:
@@ -129,18 +144,7 @@ def test_otlp_endpoint_and_service_name_from_dotenv(tmp_path: Path) -> None:
             tmp_path,
             {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "from-dotenv"},
         )
-        script = tmp_path / "span.py"
-        script.write_text(SPAN_SCRIPT.format(package="{{ cookiecutter.package_name }}"))
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-        result = subprocess.run(
-            [sys.executable, str(script)],
-            capture_output=True,
-            text=True,
-            env=child_env,
-            cwd=tmp_path,
-            timeout=60,
-            check=False,
-        )
+        result = _export_one_span(tmp_path, {})
         assert result.returncode == 0, result.stderr
         [(path, _, body)] = receiver.requests
     finally:
@@ -149,3 +153,15 @@ def test_otlp_endpoint_and_service_name_from_dotenv(tmp_path: Path) -> None:
     [resource_spans] = ExportTraceServiceRequest.FromString(body).resource_spans
     resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
     assert resource["service.name"] == "from-dotenv"
+
+
+def test_the_traces_specific_endpoint_still_wins(tmp_path: Path) -> None:
+    receiver = _OtlpReceiver()
+    try:
+        _write_env(tmp_path, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
+        traces = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.url + "/custom/traces"}
+        result = _export_one_span(tmp_path, traces)
+        assert result.returncode == 0, result.stderr
+        assert [path for path, _, _ in receiver.requests] == ["/custom/traces"]
+    finally:
+        receiver.server.shutdown()

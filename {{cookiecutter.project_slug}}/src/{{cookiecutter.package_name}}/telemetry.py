@@ -280,8 +280,11 @@ def configure_tracing(
             # Imported here: only processes that export pay for it.
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            # The endpoint is passed on: it may come from .env, which the exporter does not read.
-            endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+            # The endpoint is passed on: it may come from .env, which the exporter does not
+            # read. The signal-specific variable still wins, as the OTLP spec says.
+            endpoint = merged_environment().get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or (
+                settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+            )
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         if settings.trace_console:
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
@@ -304,7 +307,7 @@ def current_trace_id() -> str | None:
 # --- metrics ---------------------------------------------------------------------
 
 
-def core_telemetry(settings: Settings, metrics: PrometheusConfig | None = None) -> TelemetryConfig:
+def core_telemetry(metrics: PrometheusConfig | None = None) -> TelemetryConfig:
     """The SDK core's telemetry: its log lines forwarded into Python logging (so they
     are rendered like every other line, JSON included), and its metrics, if any."""
     forwarding = LogForwardingConfig(
@@ -314,10 +317,10 @@ def core_telemetry(settings: Settings, metrics: PrometheusConfig | None = None) 
         append_target_to_name=False,
         prepend_target_on_message=False,
     )
-    core_level = "DEBUG" if settings.log_level == "DEBUG" else "WARN"
+    # WARN: connection trouble and the like; the core's DEBUG is a flood of poll lines.
     return TelemetryConfig(
         logging=LoggingConfig(
-            filter=TelemetryFilter(core_level=core_level, other_level="ERROR"),
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
             forwarding=forwarding,
         ),
         metrics=metrics,
@@ -327,13 +330,13 @@ def core_telemetry(settings: Settings, metrics: PrometheusConfig | None = None) 
     )
 
 
-def install_default_runtime(settings: Settings) -> None:
+def install_default_runtime() -> None:
     """Make the SDK's default runtime (used by every client without its own) forward
     the core's logs; once per process, before the first client connects."""
     global _default_runtime_installed
     if not _default_runtime_installed:
         _default_runtime_installed = True
-        Runtime.set_default(Runtime(telemetry=core_telemetry(settings)), error_if_already_set=False)
+        Runtime.set_default(Runtime(telemetry=core_telemetry()), error_if_already_set=False)
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
@@ -352,11 +355,11 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
         durations_as_seconds=True,
         histogram_bucket_overrides=dict(HISTOGRAM_BUCKETS),
     )
-    return Runtime(telemetry=core_telemetry(settings, prometheus))
+    return Runtime(telemetry=core_telemetry(prometheus))
 
 
 def configure_process(settings: Settings, *, redactors: Sequence[Processor] = ()) -> None:
     """Logs and traces for a process, in the order they must happen (before connecting)."""
     configure_logging(settings, redactors=redactors)
     configure_tracing(settings)
-    install_default_runtime(settings)
+    install_default_runtime()

@@ -51,7 +51,7 @@ async def connect(
     config = connect_config(settings)
     address = config["target_host"]
     if runtime is None:
-        install_default_runtime(settings)  # the SDK core's logs go to Python logging
+        install_default_runtime()  # the SDK core's logs go to Python logging
     plugin = service_plugin(payload_codec(settings, provider))
     try:
         return await asyncio.wait_for(
