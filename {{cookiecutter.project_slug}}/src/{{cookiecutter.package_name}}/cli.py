@@ -195,6 +195,8 @@ def _fail(message: str, code: int = EXIT_UNHEALTHY) -> NoReturn:
 
 
 async def _client(settings: Settings) -> Client:
+    # Logs first: the SDK core's own warnings (e.g. retries) go through the same chain.
+    configure_process(settings)
     try:
         return await connect(settings)
     except TemporalUnavailableError as error:

@@ -8,7 +8,6 @@ can print one clear line per problem instead of a traceback.
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -17,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
+from .environment import merged_environment
 from .policies import LLM_RETRY
 
 ENV_PREFIX = "AGENT_"
@@ -69,9 +69,11 @@ class Settings(BaseSettings):
     temporal_dev_address: str = "localhost:7233"
     temporal_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
-    health_host: str = "0.0.0.0"  # noqa: S104 - probes reach the container from outside
+    # Loopback by default: nothing is exposed on a laptop. Container images and
+    # manifests set the hosts to 0.0.0.0 (Dockerfile, docker-compose.yml, deploy/k8s).
+    health_host: str = "127.0.0.1"
     health_port: int = Field(default=8080, ge=1, le=65535)
-    api_host: str = "0.0.0.0"  # noqa: S104
+    api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
     secrets_backend: Literal["vault", "env"] = "{{ cookiecutter.secrets_backend }}"
@@ -150,7 +152,7 @@ class Settings(BaseSettings):
     )
     trace_console: bool = False  # print spans to stderr (debugging)
     # The SDK's Prometheus endpoint (plus the service's own metrics); 0 turns it off.
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     health_cache_seconds: float = Field(default=5.0, ge=0)
     health_check_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -220,7 +222,8 @@ class Settings(BaseSettings):
         if self.env is Environment.DEVELOPMENT:
             return []
         problems: list[str] = []
-        if "TEMPORAL_ADDRESS" not in os.environ and "TEMPORAL_PROFILE" not in os.environ:
+        environment = merged_environment()  # .env counts, as for every other setting
+        if "TEMPORAL_ADDRESS" not in environment and "TEMPORAL_PROFILE" not in environment:
             problems.append(
                 f"TEMPORAL_ADDRESS is required when {ENV_PREFIX}ENV={self.env.value} "
                 "(or set TEMPORAL_PROFILE to use a profile from the Temporal config file)"

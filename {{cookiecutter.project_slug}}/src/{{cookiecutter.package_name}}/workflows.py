@@ -86,6 +86,7 @@ class AgentWorkflow:
         self._state = AgentState()
         self._run_state: RunState = "starting"
         self._trace_id: str | None = None
+        self._run_span: workflow_telemetry.RunSpan | None = None
         self._request: AgentRequest | None = None
 
     @workflow.run
@@ -97,6 +98,7 @@ class AgentWorkflow:
                 non_retryable=True,
             )
         self._trace_id = workflow_telemetry.current_trace_id()
+        self._run_span = workflow_telemetry.current_span_context()
         self._request = request
         if request.resume is not None:
             self._state = request.resume
@@ -136,6 +138,7 @@ class AgentWorkflow:
         description='Approve a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def approve(self, *payload: Any) -> None:
+        workflow_telemetry.link_to_run(self._run_span)
         self._on_signal("approve", payload)
 
     @workflow.signal(
@@ -143,6 +146,7 @@ class AgentWorkflow:
         description='Reject a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def reject(self, *payload: Any) -> None:
+        workflow_telemetry.link_to_run(self._run_span)
         self._on_signal("reject", payload)
 
     @workflow.update(
@@ -150,6 +154,7 @@ class AgentWorkflow:
         description="Approve or reject with an answer: refused decisions leave no trace",
     )
     def decide(self, request: DecideRequest) -> ApprovalRecord:
+        workflow_telemetry.link_to_run(self._run_span)
         record = self._check_decision(request)
         self._apply_decision(record, request.decision, request, "update")
         return record
