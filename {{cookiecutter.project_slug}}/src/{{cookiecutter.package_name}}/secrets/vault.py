@@ -58,7 +58,7 @@ class VaultSealedError(SecretUnavailableError):
     """Vault answers but is sealed: reads wait until an operator unseals it."""
 
 
-class _StaleChildTokenError(vault_errors.Forbidden):
+class _StaleChildTokenError(vault_errors.Forbidden):  # type: ignore[misc]  # hvac is untyped
     """Internal: Vault refused a cached child token; it was dropped, mint a fresh one."""
 
 
