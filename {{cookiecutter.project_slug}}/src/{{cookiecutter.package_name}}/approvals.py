@@ -117,7 +117,7 @@ async def _with_approvals(client: Client, run: PendingRun) -> PendingRun:
         status = await run_status(client, run.workflow_id, rpc_timeout=STATUS_TIMEOUT)
     except QUERY_ERRORS as error:
         # One unreadable run (e.g. its codec key is gone) is named, the others still show.
-        reason = query_error_reason(error)
+        reason = await query_error_reason(client, error)
         return PendingRun(run.workflow_id, run.task_queue, [], f"status unavailable: {reason}")
     return PendingRun(run.workflow_id, run.task_queue, status.pending)
 
@@ -129,13 +129,11 @@ async def pending_of(client: Client, workflow_id: str) -> AgentStatus:
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise _rpc_error(workflow_id, error) from None
-        raise ApprovalError(
-            "unavailable", f"run {workflow_id}: {query_error_reason(error)}"
-        ) from None
+        reason = await query_error_reason(client, error)
+        raise ApprovalError("unavailable", f"run {workflow_id}: {reason}") from None
     except QUERY_ERRORS as error:
-        raise ApprovalError(
-            "unavailable", f"run {workflow_id}: {query_error_reason(error)}"
-        ) from None
+        reason = await query_error_reason(client, error)
+        raise ApprovalError("unavailable", f"run {workflow_id}: {reason}") from None
 
 
 async def decide(client: Client, workflow_id: str, request: DecideRequest) -> ApprovalRecord:

@@ -281,7 +281,7 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
         try:
             return await run_status(client, workflow_id)
         except QUERY_ERRORS as error:
-            _fail(f"cannot read run {workflow_id}: {query_error_reason(error)}")
+            _fail(f"cannot read run {workflow_id}: {await query_error_reason(client, error)}")
 
     typer.echo(run_async(query()).model_dump_json(indent=2))
 
