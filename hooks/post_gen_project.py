@@ -69,6 +69,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_codec.py",
             Path("tests") / "test_codec_server.py",
             Path("tests") / "test_payload_encryption.py",
+            Path("tests") / "test_unreadable_run.py",
             Path("deploy") / "vault" / "policies" / "codec.hcl",
         ]
     return removed

@@ -35,6 +35,9 @@ SECTIONS = (
     "Memory or history growth",
     "Stuck approvals",
     "Vault outage",
+    "A tool call failed for good",
+    "Vault restarted",
+    "A run cannot be read",
     "A bad deploy",
 )
 

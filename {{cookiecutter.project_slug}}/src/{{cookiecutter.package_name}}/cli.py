@@ -46,6 +46,7 @@ from .models import (
 )
 from .plugin import payload_codec
 from .replay import ReplayReport, fetch_history, load_history, replay, save_history
+from .run_errors import QUERY_ERRORS, query_error_reason
 from .runs import format_steps, run_status, start_run
 from .secrets import SecretError
 {%- if cookiecutter.secrets_backend == "vault" %}
@@ -281,8 +282,8 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
         client = await _client(settings)
         try:
             return await run_status(client, workflow_id)
-        except RPCError as error:
-            _fail(f"cannot read run {workflow_id}: {error.message}")
+        except QUERY_ERRORS as error:
+            _fail(f"cannot read run {workflow_id}: {await query_error_reason(client, error)}")
 
     typer.echo(run_async(query()).model_dump_json(indent=2))
 

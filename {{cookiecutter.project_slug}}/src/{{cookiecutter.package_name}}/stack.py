@@ -174,7 +174,9 @@ async def local_stack(
     workers: asyncio.Task[None] | None = None
     probes = contextlib.AsyncExitStack()
     try:
-        vault = await _dev_vault(settings, private=private_vault)
+        # The dev Vault's codec key lives beside Temporal's state: persisted together.
+        state_dir = db_file.parent if db_file is not None else None
+        vault = await _dev_vault(settings, private=private_vault, state_dir=state_dir)
         if vault is not None:
             settings = vault.settings_for(settings)
         secrets = create_provider(settings)
@@ -262,7 +264,7 @@ async def _serve_probes(
     return server.port
 
 
-async def _dev_vault(settings: Settings, *, private: bool) -> Any:
+async def _dev_vault(settings: Settings, *, private: bool, state_dir: Path | None) -> Any:
     """A ``secrets.dev_server.DevVault`` when the stack should run its own Vault, else None."""
     if settings.secrets_backend != "vault":
         return None
@@ -272,6 +274,6 @@ async def _dev_vault(settings: Settings, *, private: bool) -> Any:
     except ModuleNotFoundError:
         return None
     try:
-        return await dev_server.dev_vault_for(settings, private=private)
+        return await dev_server.dev_vault_for(settings, private=private, state_dir=state_dir)
     except dev_server.DevVaultError as error:
         raise StackError(str(error)) from None

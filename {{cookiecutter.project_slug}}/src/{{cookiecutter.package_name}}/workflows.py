@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ToolCall,
         ToolRequest,
         ToolResult,
+        failed_tool_steps,
         llm_task_queue,
     )
 
@@ -108,7 +109,14 @@ class AgentWorkflow:
             "run started", extra={"step": self._state.step, "max_steps": request.max_steps}
         )
         try:
-            result = self._finish("completed", "", await self._loop(request))
+            answer = await self._loop(request)
+            failed = failed_tool_steps(self._state.steps)
+            if failed:
+                # The model answered, but an effect it asked for did not happen.
+                reason = f"{len(failed)} tool call(s) failed: {', '.join(failed)}"
+                result = self._finish("completed_with_failures", reason, answer)
+            else:
+                result = self._finish("completed", "", answer)
         except _RunEndError as ended:
             result = self._finish(ended.status, ended.reason, ended.answer)
         # Let in-flight signal and update handlers (approvals) finish first.
@@ -127,6 +135,7 @@ class AgentWorkflow:
             trace_id=self._trace_id,
             approvals=self._state.approvals,
             ignored_signals=self._state.ignored_signals,
+            failed_steps=failed_tool_steps(self._state.steps),
         )
 
     # --- approvals: signals for the temporal CLI / Web UI, an update for callers ----
@@ -359,7 +368,9 @@ class AgentWorkflow:
             )
         except ActivityError as error:
             message = f"tool {call.name} failed: {_cause(error)}"
-            return self._tool_error(activity_id, call, message, _since(started))
+            # Failed for good: marked "failed" (not "error") so result and status show it.
+            workflow.logger.error("tool step %s failed for good: %s", activity_id, message)
+            return self._tool_error(activity_id, call, message, _since(started), "failed")
         self._record_tool(
             activity_id, call, "ok", result.output[:200], _since(started), result.attempt
         )
@@ -428,11 +439,16 @@ class AgentWorkflow:
         return message
 
     def _tool_error(
-        self, activity_id: str, call: ToolCall, message: str, duration: float = 0.0
+        self,
+        activity_id: str,
+        call: ToolCall,
+        message: str,
+        duration: float = 0.0,
+        outcome: str = "error",
     ) -> str:
         state = self._state
         state.invalid_tool_calls += 1
-        self._record_tool(activity_id, call, "error", message, duration)
+        self._record_tool(activity_id, call, outcome, message, duration)
         if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
             raise _RunEndError(
                 "failed",
@@ -499,6 +515,7 @@ class AgentWorkflow:
             steps=self._state.steps,
             trace_id=self._trace_id,
             approvals=self._state.approvals,
+            failed_steps=failed_tool_steps(self._state.steps),
         )
 
 
