@@ -17,7 +17,9 @@ from {{ cookiecutter.package_name }}.agent import policies
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.runtime.lifecycle import STICKY_QUEUE_SCHEDULE_TO_START
+from {{ cookiecutter.package_name }}.runtime.lifecycle import (
+    STICKY_QUEUE_SCHEDULE_TO_START,
+)
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
 from tests.agent_support import script, start_worker_process, unique_queue
