@@ -119,7 +119,7 @@ class Bench:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
         # The service's own dev-server command (it registers the approval search attribute).
-        stack = importlib.import_module(f"{self.args.package}.stack")
+        stack = importlib.import_module(f"{self.args.package}.devtools.stack")
         self.processes.append(start(stack.dev_server_command(port, db_file=None, ui_port=None)))
         self.client = await connect(self.address)
         llm_port = free_port()
@@ -211,10 +211,10 @@ class Bench:
         and to the run completing there (the rest of the run, and any wait for the dead
         worker's sticky queue, included)."""
         package = self.args.package
-        fake_llm = importlib.import_module(f"{package}.fake_llm")
+        fake_llm = importlib.import_module(f"{package}.devtools.fake_llm")
         models = importlib.import_module(f"{package}.models")
-        runs = importlib.import_module(f"{package}.runs")
-        plugin = importlib.import_module(f"{package}.plugin")
+        runs = importlib.import_module(f"{package}.runtime.runs")
+        plugin = importlib.import_module(f"{package}.runtime.plugin")
         send = {
             "name": "send_email",
             "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
@@ -289,10 +289,10 @@ class Bench:
         service receives the call.
         """
         package = self.args.package
-        fake_llm = importlib.import_module(f"{package}.fake_llm")
+        fake_llm = importlib.import_module(f"{package}.devtools.fake_llm")
         models = importlib.import_module(f"{package}.models")
-        runs = importlib.import_module(f"{package}.runs")
-        plugin = importlib.import_module(f"{package}.plugin")
+        runs = importlib.import_module(f"{package}.runtime.runs")
+        plugin = importlib.import_module(f"{package}.runtime.plugin")
         send = {
             "name": "send_email",
             "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
@@ -348,7 +348,7 @@ class Bench:
             single = await self.pair(args.single_runs, 1)
             log(f"bare without eager activities: {args.single_runs} runs at concurrency 1")
             single["bare_no_eager"] = await self.bare_load(args.single_runs, 1, "bench-bare-no-eager")
-            policies = importlib.import_module(f"{args.package}.policies")
+            policies = importlib.import_module(f"{args.package}.agent.policies")
             recovery: dict[str, Any] = {
                 "tool_heartbeat_timeout_seconds": policies.TOOL_HEARTBEAT_TIMEOUT.total_seconds(),
                 "llm_heartbeat_timeout_seconds": policies.LLM_HEARTBEAT_TIMEOUT.total_seconds(),

@@ -37,8 +37,8 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     removed: list[Path] = []
     if not answers["approval_ui"]:
         removed += [
-            PACKAGE / "api.py",
-            PACKAGE / "approval_page.py",
+            PACKAGE / "api",
+            PACKAGE / "cli" / "api.py",
             Path("deploy") / "k8s" / "api.yaml",
             Path("tests") / "test_api.py",
             Path("tests") / "test_approval_api.py",
@@ -49,9 +49,11 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
     if answers["secrets_backend"] != "vault":
         removed += [
             PACKAGE / "secrets" / "vault.py",
+            PACKAGE / "secrets" / "vault_errors.py",
+            PACKAGE / "secrets" / "vault_server.py",
             PACKAGE / "secrets" / "vault_admin.py",
-            PACKAGE / "secrets" / "dev_server.py",
-            PACKAGE / "secrets_cli.py",
+            PACKAGE / "devtools" / "dev_vault.py",
+            PACKAGE / "cli" / "secrets.py",
             Path("tests") / "test_secrets_vault.py",
             Path("tests") / "test_vault_policies.py",
             Path("tests") / "test_secrets_cli.py",
@@ -64,8 +66,9 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
         ]
     if not answers["payload_encryption"]:
         removed += [
-            PACKAGE / "codec.py",
-            PACKAGE / "codec_server.py",
+            PACKAGE / "runtime" / "codec.py",
+            PACKAGE / "runtime" / "codec_server.py",
+            PACKAGE / "cli" / "codec.py",
             Path("tests") / "test_codec.py",
             Path("tests") / "test_codec_server.py",
             Path("tests") / "test_payload_encryption.py",

@@ -100,12 +100,12 @@ COMBINATIONS = [
 ALL_VARIANTS = option_variants() + COMBINATIONS
 
 
-def render(output_dir: Path, answers: dict[str, Any]) -> Path:
+def render(output_dir: Path, answers: dict[str, Any], template: Path = TEMPLATE_DIR) -> Path:
     """Generate a project the way `cookiecutter . --no-input key=value` does."""
     output_dir.mkdir(parents=True, exist_ok=True)
     stringified = {k: ("yes" if v is True else "no" if v is False else v) for k, v in answers.items()}
     project = cookiecutter(
-        str(TEMPLATE_DIR),
+        str(template),
         no_input=True,
         extra_context=stringified,
         output_dir=str(output_dir),

@@ -17,8 +17,9 @@ from tests.support import ALL_VARIANTS, COOKIECUTTER_JSON, OPTION_KEYS, Variant,
 # Files that exist only when an option has a given value (paths use the default package).
 OPTION_FILES: dict[tuple[str, Any], list[str]] = {
     ("approval_ui", True): [
-        "src/{pkg}/api.py",
-        "src/{pkg}/approval_page.py",
+        "src/{pkg}/api/app.py",
+        "src/{pkg}/api/approval_page.py",
+        "src/{pkg}/cli/api.py",
         "deploy/k8s/api.yaml",
         "tests/test_api.py",
         "tests/test_approval_api.py",
@@ -27,8 +28,9 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_browser_support.py",
     ],
     ("payload_encryption", True): [
-        "src/{pkg}/codec.py",
-        "src/{pkg}/codec_server.py",
+        "src/{pkg}/runtime/codec.py",
+        "src/{pkg}/runtime/codec_server.py",
+        "src/{pkg}/cli/codec.py",
         "deploy/vault/policies/codec.hcl",
         "tests/test_codec.py",
         "tests/test_codec_server.py",
@@ -37,8 +39,10 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
     ("secrets_backend", "vault"): [
         "deploy/vault/policies/llm.hcl",
         "src/{pkg}/secrets/vault.py",
+        "src/{pkg}/secrets/vault_errors.py",
+        "src/{pkg}/secrets/vault_server.py",
         "src/{pkg}/secrets/vault_admin.py",
-        "src/{pkg}/secrets_cli.py",
+        "src/{pkg}/cli/secrets.py",
         "tests/test_vault_policies.py",
         "tests/test_health_vault.py",
         "tests/test_secrets_vault.py",
@@ -62,17 +66,20 @@ ALWAYS_PRESENT = [
     ".cruft.json",
     "src/{pkg}/__init__.py",
     "src/{pkg}/config.py",
-    "src/{pkg}/cli.py",
+    "src/{pkg}/cli/__init__.py",
     "src/{pkg}/py.typed",
     "src/{pkg}/models.py",
-    "src/{pkg}/workflows.py",
-    "src/{pkg}/activities.py",
-    "src/{pkg}/llm.py",
-    "src/{pkg}/worker.py",
-    "src/{pkg}/fake_llm.py",
-    "src/{pkg}/tools/__init__.py",
-    "src/{pkg}/approvals.py",
-    "src/{pkg}/telemetry.py",
+    "src/{pkg}/workflows/agent.py",
+    "src/{pkg}/workflows/approval_gate.py",
+    "src/{pkg}/cli/app.py",
+    "src/{pkg}/runtime/scopes.py",
+    "src/{pkg}/activities/agent.py",
+    "src/{pkg}/activities/llm_client.py",
+    "src/{pkg}/runtime/worker.py",
+    "src/{pkg}/devtools/fake_llm.py",
+    "src/{pkg}/agent/tools/__init__.py",
+    "src/{pkg}/runtime/approvals.py",
+    "src/{pkg}/observability/telemetry.py",
     "tests/histories/agent_tool_run.json",
     "tests/conftest.py",
 ]
@@ -199,4 +206,4 @@ def test_slug_and_package_can_be_overridden(tmp_path: Path) -> None:
         {"project_name": "Billing Ops Agent", "project_slug": "billing", "package_name": "billing_core"},
     )
     assert project.name == "billing"
-    assert (project / "src" / "billing_core" / "cli.py").is_file()
+    assert (project / "src" / "billing_core" / "cli" / "__init__.py").is_file()

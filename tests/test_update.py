@@ -197,7 +197,7 @@ def test_plain_cookiecutter_and_cruft_create_generate_the_same_project(
         if (plain / name).is_file():
             assert (plain / name).read_bytes() == (made / name).read_bytes(), name
     # cruft create keeps no skip list of its own: it lives in pyproject.toml, which both carry.
-    assert owned(made, "tools/").endswith(f"{PACKAGE}/tools/")
+    assert owned(made, "tools/").endswith(f"{PACKAGE}/agent/tools/")
 
 
 def test_cruft_diff_is_clean_and_quiet_on_a_fresh_project(tmp_path: Path, git_env: dict[str, str]) -> None:

@@ -14,11 +14,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, Script
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer, Script
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
-from {{ cookiecutter.package_name }}.runs import start_run
-from {{ cookiecutter.package_name }}.worker import build_workers, run_workers
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.worker import build_workers, run_workers
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.support import CONFIG_PREFIXES, free_port
 
@@ -87,13 +87,3 @@ def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

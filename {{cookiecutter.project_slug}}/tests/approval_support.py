@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from {{ cookiecutter.package_name }}.fake_llm import Script
+from {{ cookiecutter.package_name }}.devtools.fake_llm import Script
 from {{ cookiecutter.package_name }}.models import STATUS_QUERY, AgentStatus
 
 from tests.agent_support import script

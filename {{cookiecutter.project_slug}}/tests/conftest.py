@@ -14,9 +14,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }} import approvals
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.plugin import service_plugin
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.runtime import approvals
+from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 
 from tests.support import CONFIG_PREFIXES, BaoDevServer, free_port, required_binary
 

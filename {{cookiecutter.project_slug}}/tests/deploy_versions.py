@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.models import (
     ToolRequest,
     ToolResult,
 )
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 PATCH_ID = "audit-before-tools"
 

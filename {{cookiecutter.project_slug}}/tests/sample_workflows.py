@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from {{ cookiecutter.package_name }}.metrics import ServiceMetrics
+    from {{ cookiecutter.package_name }}.observability.metrics import ServiceMetrics
 
 
 @activity.defn

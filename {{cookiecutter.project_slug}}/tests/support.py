@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
+
 CONFIG_PREFIXES = ("AGENT_", "TEMPORAL_", "VAULT_", "OPENAI_", "OTEL_", "APP_VERSION")
 
 
@@ -131,13 +133,8 @@ class BaoDevServer:
         self.wait_until(lambda status: status == 200, 10, "unsealed")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, message: str) -> None:

@@ -18,8 +18,8 @@ from structlog.typing import Processor
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.plugin import service_plugin
-from {{ cookiecutter.package_name }}.telemetry import configure_logging
+from {{ cookiecutter.package_name }}.observability.telemetry import configure_logging
+from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 
 
 @contextlib.contextmanager

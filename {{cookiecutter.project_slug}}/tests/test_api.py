@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME, __version__
-from {{ cookiecutter.package_name }}.api import create_app
+from {{ cookiecutter.package_name }}.api.app import create_app
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.probe import probe
+from {{ cookiecutter.package_name }}.observability.probe import probe
 
 from tests.support import CONFIG_PREFIXES, free_port, wait_until
 

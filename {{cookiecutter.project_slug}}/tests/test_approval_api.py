@@ -13,10 +13,10 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from {{ cookiecutter.package_name }}.api import create_app
-from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.api.app import create_app
+from {{ cookiecutter.package_name }}.cli.app import app
 from {{ cookiecutter.package_name }}.config import ConfigError, Settings, load_settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentResult
 
 from tests.agent_support import running_workers, settings_for

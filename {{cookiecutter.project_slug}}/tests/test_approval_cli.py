@@ -16,10 +16,10 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, Script
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer, Script
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult, AgentStatus
-from {{ cookiecutter.package_name }}.runs import start_run
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, cli, temporal_cli, wait_for_pending

@@ -23,10 +23,10 @@ from playwright.async_api import Page, async_playwright
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.api import create_app
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.api.app import create_app
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
 from tests.agent_support import running_workers, settings_for
 from tests.approval_support import EMAIL_SCRIPT, wait_for_pending

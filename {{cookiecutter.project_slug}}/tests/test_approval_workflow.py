@@ -14,15 +14,15 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, Script
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer, Script
 from {{ cookiecutter.package_name }}.models import (
     AgentRequest,
     AgentResult,
     ApprovalRecord,
     DecideRequest,
 )
-from {{ cookiecutter.package_name }}.runs import start_run
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, SEND, wait_for_ignored, wait_for_pending

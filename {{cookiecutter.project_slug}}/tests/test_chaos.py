@@ -2,7 +2,7 @@
 
 Every test counts outcomes: runs completed, effects performed (by the receiving
 service, per idempotency key), attempts made. Timings are bounded by the
-heartbeat timeouts in ``policies.py`` (5 s), so the whole module takes about a
+heartbeat timeouts in ``agent/policies.py`` (5 s), so the whole module takes about a
 minute. Marked ``slow``; CI runs it.
 """
 
@@ -24,27 +24,27 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from {{ cookiecutter.package_name }} import policies
-from {{ cookiecutter.package_name }}.activities import AgentActivities
+from {{ cookiecutter.package_name }}.activities.agent import AgentActivities
+from {{ cookiecutter.package_name }}.agent import policies
 from {{ cookiecutter.package_name }}.config import ModelPrice
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
+from {{ cookiecutter.package_name }}.devtools.replay import load_history, replay
+from {{ cookiecutter.package_name }}.devtools.stack import dev_server_command
 from {{ cookiecutter.package_name }}.models import (
     AgentRequest,
     AgentResult,
     llm_task_queue,
 )
-from {{ cookiecutter.package_name }}.plugin import service_plugin
-from {{ cookiecutter.package_name }}.replay import load_history, replay
-from {{ cookiecutter.package_name }}.runs import start_run
-from {{ cookiecutter.package_name }}.stack import dev_server_command
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import (
     running_workers,
     script,
     settings_for,
     start_worker_process,
-    stop_process,
     unique_queue,
 )
 from tests.deploy_versions import PatchedAgentWorkflow, UnpatchedAgentWorkflow

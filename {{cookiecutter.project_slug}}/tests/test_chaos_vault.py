@@ -23,10 +23,10 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
-from {{ cookiecutter.package_name }}.runs import start_run
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import running_workers, script
 from tests.approval_support import EMAIL_SCRIPT, wait_for_pending

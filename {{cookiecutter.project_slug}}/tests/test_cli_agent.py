@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 
 from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.support import run_cli

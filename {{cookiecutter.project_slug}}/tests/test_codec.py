@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from {{ cookiecutter.package_name }}.codec import (
+from {{ cookiecutter.package_name }}.observability.redaction import SecretRegistry
+from {{ cookiecutter.package_name }}.runtime.codec import (
     KEY_ID_METADATA,
     AesGcmCodec,
     CodecKeyError,
@@ -16,7 +17,6 @@ from {{ cookiecutter.package_name }}.codec import (
     codec_from_settings,
     parse_key_material,
 )
-from {{ cookiecutter.package_name }}.redaction import SecretRegistry
 from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
 from {{ cookiecutter.package_name }}.secrets.vault_admin import rotate_codec_key
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from temporalio.api.common.v1 import Payload
 
-from {{ cookiecutter.package_name }}.codec import KEY_ID_METADATA, AesGcmCodec
-from {{ cookiecutter.package_name }}.codec_server import create_codec_app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.runtime.codec import KEY_ID_METADATA, AesGcmCodec
+from {{ cookiecutter.package_name }}.runtime.codec_server import create_codec_app
 
 TOKEN = "codec-endpoint-token-123"  # throwaway test value
 UI_ORIGIN = "http://localhost:8233"

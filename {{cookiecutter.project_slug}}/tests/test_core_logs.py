@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }} import approvals
-from {{ cookiecutter.package_name }}.telemetry import CORE_LOGGER
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
+from {{ cookiecutter.package_name }}.observability.telemetry import CORE_LOGGER
+from {{ cookiecutter.package_name }}.runtime import approvals
 
-from tests.agent_support import stop_process, unique_queue
+from tests.agent_support import unique_queue
 from tests.support import CONFIG_PREFIXES, free_port, required_binary
 
 pytestmark = pytest.mark.integration

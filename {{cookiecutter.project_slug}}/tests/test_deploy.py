@@ -28,16 +28,18 @@ import typer
 import yaml
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
-from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli.app import app
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.health import (
+from {{ cookiecutter.package_name }}.observability.health import (
     LIVE_PATH,
     READY_PATH,
     HealthMonitor,
+)
+from {{ cookiecutter.package_name }}.observability.health_server import (
     HealthServer,
-    TemporalCheck,
     serve_health,
 )
+from {{ cookiecutter.package_name }}.runtime.health_checks import TemporalCheck
 
 from tests.support import assert_binary_accepts, free_port
 from tests.telemetry_support import plugin_client

@@ -16,7 +16,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.temporal_client import connect_config
+from {{ cookiecutter.package_name }}.runtime.client import connect_config
 
 from tests.support import CONFIG_PREFIXES
 from tests.test_telemetry import SPAN_SCRIPT, _OtlpReceiver

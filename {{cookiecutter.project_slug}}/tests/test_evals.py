@@ -9,15 +9,15 @@ import pytest
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.evals import (
+from {{ cookiecutter.package_name }}.devtools.evals import (
     EvalCase,
     EvalError,
     judge,
     load_cases,
     run_cases,
 )
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.stack import local_stack
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.stack import local_stack
 
 from tests.agent_support import running_workers, settings_for
 from tests.support import run_cli

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.gate import judge_load, run_tests
-from {{ cookiecutter.package_name }}.loadtest import LoadReport
+from {{ cookiecutter.package_name }}.devtools.gate import judge_load, run_tests
+from {{ cookiecutter.package_name }}.devtools.loadtest import LoadReport
 
 from tests.support import run_cli
 

@@ -20,13 +20,13 @@ from temporalio.worker import Worker
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME, __version__
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.health import (
+from {{ cookiecutter.package_name }}.observability.health import (
     ActivityTracker,
     DependencyStatus,
     HealthMonitor,
-    serve_health,
-    worker_checks,
 )
+from {{ cookiecutter.package_name }}.observability.health_server import serve_health
+from {{ cookiecutter.package_name }}.runtime.health_checks import worker_checks
 
 from tests.sample_workflows import SlowWorkflow, shout, slow_step
 from tests.support import free_port, required_binary, run_cli

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.health import (
-    HealthMonitor,
+from {{ cookiecutter.package_name }}.observability.health import HealthMonitor
+from {{ cookiecutter.package_name }}.runtime.health_checks import (
     check_vault,
     worker_checks,
 )

@@ -9,9 +9,10 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
 from tests.agent_support import (
     run_agent,
@@ -19,7 +20,6 @@ from tests.agent_support import (
     script,
     settings_for,
     start_worker_process,
-    stop_process,
     unique_queue,
 )
 

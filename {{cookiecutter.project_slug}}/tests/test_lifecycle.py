@@ -16,8 +16,11 @@ from temporalio.worker import Worker
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
-from {{ cookiecutter.package_name }}.lifecycle import deployment_config, worker_options
-from {{ cookiecutter.package_name }}.worker import run_workers
+from {{ cookiecutter.package_name }}.runtime.lifecycle import (
+    deployment_config,
+    worker_options,
+)
+from {{ cookiecutter.package_name }}.runtime.worker import run_workers
 
 from tests.sample_workflows import SlowWorkflow, shout, slow_step
 from tests.telemetry_support import plugin_client

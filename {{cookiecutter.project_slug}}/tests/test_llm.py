@@ -9,8 +9,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from {{ cookiecutter.package_name }}.activities import AgentActivities
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.activities.agent import AgentActivities
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, ChatMessage, LlmRequest
 
 from tests.agent_support import run_agent, running_workers, script, settings_for

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from {{ cookiecutter.package_name }}.llm_breaker import BreakerState, CircuitBreaker
+from {{ cookiecutter.package_name }}.activities.llm_breaker import (
+    BreakerState,
+    CircuitBreaker,
+)
 
 
 class Clock:

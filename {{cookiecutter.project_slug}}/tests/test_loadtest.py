@@ -8,8 +8,12 @@ import json
 import pytest
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer, echo_script
-from {{ cookiecutter.package_name }}.loadtest import check_answer, percentile, run_load
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer, echo_script
+from {{ cookiecutter.package_name }}.devtools.loadtest import (
+    check_answer,
+    percentile,
+    run_load,
+)
 
 from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.support import free_port, run_cli

@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.fake_llm import Script
+from {{ cookiecutter.package_name }}.devtools.fake_llm import Script
 
 from tests.support import CONFIG_PREFIXES, free_port
 

@@ -26,18 +26,18 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
-from {{ cookiecutter.package_name }}.codec import (
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.models import AgentRequest
+from {{ cookiecutter.package_name }}.runtime.client import connect
+from {{ cookiecutter.package_name }}.runtime.codec import (
     ENCODING,
     KEY_ID_METADATA,
     codec_from_settings,
 )
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
 from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
 from {{ cookiecutter.package_name }}.secrets.vault_admin import rotate_codec_key
-from {{ cookiecutter.package_name }}.temporal_client import connect
 
 from tests.agent_support import running_workers, script
 from tests.approval_support import EMAIL_SCRIPT, wait_for_pending

@@ -13,13 +13,16 @@ import signal
 import pytest
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }} import policies
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.lifecycle import STICKY_QUEUE_SCHEDULE_TO_START
+from {{ cookiecutter.package_name }}.agent import policies
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.lifecycle import (
+    STICKY_QUEUE_SCHEDULE_TO_START,
+)
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
-from tests.agent_support import script, start_worker_process, stop_process, unique_queue
+from tests.agent_support import script, start_worker_process, unique_queue
 from tests.test_chaos import wait_polling, wait_until, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

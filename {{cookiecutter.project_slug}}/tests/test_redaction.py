@@ -8,7 +8,7 @@ import pytest
 import structlog
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.redaction import (
+from {{ cookiecutter.package_name }}.observability.redaction import (
     REDACTED,
     SECRET_VALUES,
     RedactSecrets,

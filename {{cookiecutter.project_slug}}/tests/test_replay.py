@@ -10,8 +10,8 @@ from pathlib import Path
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from {{ cookiecutter.package_name }}.devtools.replay import load_history, replay
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult, ToolResult
-from {{ cookiecutter.package_name }}.replay import load_history, replay
 
 from tests.support import run_cli
 

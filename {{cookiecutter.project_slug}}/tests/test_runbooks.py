@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import typer
 
-from {{ cookiecutter.package_name }} import SERVICE_NAME, metrics
-from {{ cookiecutter.package_name }}.cli import app
-from {{ cookiecutter.package_name }}.telemetry import CORRELATION_FIELDS
+from {{ cookiecutter.package_name }} import SERVICE_NAME
+from {{ cookiecutter.package_name }}.cli.app import app
+from {{ cookiecutter.package_name }}.observability import metrics
+from {{ cookiecutter.package_name }}.observability.telemetry import CORRELATION_FIELDS
 
 from tests.support import assert_binary_accepts
 

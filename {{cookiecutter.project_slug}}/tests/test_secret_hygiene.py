@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.config import PLACEHOLDER_VALUES
-from {{ cookiecutter.package_name }}.redaction import is_secret_key
+from {{ cookiecutter.package_name }}.observability.redaction import is_secret_key
 
 PROJECT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")

@@ -16,12 +16,13 @@ from temporalio.client import Client, WorkflowHandle
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.health import HealthMonitor, worker_checks
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.observability.health import HealthMonitor
+from {{ cookiecutter.package_name }}.runtime.health_checks import worker_checks
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
 from {{ cookiecutter.package_name }}.secrets import create_provider
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import running_workers, script
 from tests.support import BaoDevServer, free_port

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.redaction import SECRET_VALUES
+from {{ cookiecutter.package_name }}.observability.redaction import SECRET_VALUES
 from {{ cookiecutter.package_name }}.secrets import (
     LLM_SCOPE,
     EnvSecretProvider,

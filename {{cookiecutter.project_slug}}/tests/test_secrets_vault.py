@@ -11,8 +11,8 @@ import requests
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.health import check_secrets
-from {{ cookiecutter.package_name }}.redaction import SecretRegistry
+from {{ cookiecutter.package_name }}.observability.redaction import SecretRegistry
+from {{ cookiecutter.package_name }}.runtime.health_checks import check_secrets
 from {{ cookiecutter.package_name }}.secrets import (
     LLM_SCOPE,
     SecretAccessDeniedError,

@@ -16,11 +16,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
-from tests.agent_support import script, start_worker_process, stop_process, unique_queue
+from tests.agent_support import script, start_worker_process, unique_queue
 from tests.support import CONFIG_PREFIXES, free_port
 
 SEND = {

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 
 from tests.agent_support import running_workers, script, settings_for, unique_queue
 from tests.support import required_binary

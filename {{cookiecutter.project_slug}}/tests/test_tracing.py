@@ -14,22 +14,22 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
-from {{ cookiecutter.package_name }} import (
-    SERVICE_NAME,
+from {{ cookiecutter.package_name }} import SERVICE_NAME
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.models import AgentRequest, AgentStatus
+from {{ cookiecutter.package_name }}.observability import (
     step_telemetry,
     workflow_telemetry,
 )
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.models import AgentRequest, AgentStatus
-from {{ cookiecutter.package_name }}.plugin import service_plugin
-from {{ cookiecutter.package_name }}.runs import run_status, start_run
-from {{ cookiecutter.package_name }}.telemetry import (
+from {{ cookiecutter.package_name }}.observability.telemetry import (
     CORRELATION_FIELDS,
     configure_tracing,
     metrics_runtime,
 )
-from {{ cookiecutter.package_name }}.workflows import AgentWorkflow
+from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
+from {{ cookiecutter.package_name }}.runtime.runs import run_status, start_run
+from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import run_agent, running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, temporal_cli, wait_for_pending

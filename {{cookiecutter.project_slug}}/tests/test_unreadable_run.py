@@ -17,14 +17,14 @@ import pytest
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.client import connect
+from {{ cookiecutter.package_name }}.runtime.runs import start_run
+from {{ cookiecutter.package_name }}.runtime.worker import build_workers, run_workers
 from {{ cookiecutter.package_name }}.secrets import SERVICE_SCOPES
 from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
 from {{ cookiecutter.package_name }}.secrets.vault_admin import bootstrap
-from {{ cookiecutter.package_name }}.temporal_client import connect
-from {{ cookiecutter.package_name }}.worker import build_workers, run_workers
 
 from tests.agent_support import unique_queue
 from tests.approval_support import EMAIL_SCRIPT, wait_for_pending

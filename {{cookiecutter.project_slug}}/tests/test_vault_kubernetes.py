@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
-from {{ cookiecutter.package_name }}.redaction import SecretRegistry
+from {{ cookiecutter.package_name }}.observability.redaction import SecretRegistry
 from {{ cookiecutter.package_name }}.secrets import SecretConfigError
 from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
 

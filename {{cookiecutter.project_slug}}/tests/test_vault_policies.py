@@ -9,7 +9,7 @@ import pytest
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.secrets import known_scopes
+from {{ cookiecutter.package_name }}.runtime.scopes import known_scopes
 from {{ cookiecutter.package_name }}.secrets.vault_admin import (
     policy_file_name,
     render_policies,

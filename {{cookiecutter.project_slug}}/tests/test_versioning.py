@@ -11,7 +11,7 @@ import pytest
 from temporalio.api.enums.v1 import VersioningBehavior
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest
 
 from tests.agent_support import run_agent, running_workers, settings_for

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from temporalio.testing import WorkflowEnvironment
 
+from {{ cookiecutter.package_name }}.agent.tools import TOOLS
 from {{ cookiecutter.package_name }}.config import load_settings
-from {{ cookiecutter.package_name }}.tools import TOOLS
-from {{ cookiecutter.package_name }}.worker import build_workers
+from {{ cookiecutter.package_name }}.runtime.worker import build_workers
 
 
 async def test_llm_calls_get_their_own_rate_limited_queue(

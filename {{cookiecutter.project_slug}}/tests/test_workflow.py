@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.agent.policies import MAX_TOOL_ERRORS
+from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest
-from {{ cookiecutter.package_name }}.policies import MAX_TOOL_ERRORS
 
 from tests.agent_support import run_agent, running_workers, script, settings_for
 

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
 from .environment import merged_environment
-from .policies import LLM_RETRY
+from .models import LLM_MAX_ATTEMPTS
 
 ENV_PREFIX = "AGENT_"
 # Values that mean "nobody filled this in"; refused outside development.
@@ -277,7 +277,7 @@ def _describe(error: ValidationError) -> list[str]:
 
 def fallback_problems(settings: Settings) -> list[str]:
     """A fallback that can never answer: the step gives up before its turn comes."""
-    limit = LLM_RETRY.maximum_attempts
+    limit = LLM_MAX_ATTEMPTS
     after = settings.llm_fallback_after_attempts
     if not (settings.llm_fallback_model or settings.llm_fallback_base_url) or after < limit:
         return []

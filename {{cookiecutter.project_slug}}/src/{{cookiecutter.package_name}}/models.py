@@ -23,6 +23,9 @@ REJECT_SIGNAL = "reject"
 DECIDE_UPDATE = "decide"
 # Custom search attribute (Bool) set while a run waits for a human; `pending` lists by it.
 AWAITING_APPROVAL_ATTRIBUTE = "AwaitingApproval"
+# Attempts of one LLM step (``agent.policies.LLM_RETRY``). Here, in the shared base,
+# because the settings check a fallback against it too (``config.fallback_problems``).
+LLM_MAX_ATTEMPTS = 5
 LLM_QUEUE_SUFFIX = "-llm"
 
 RunState = Literal[

@@ -23,7 +23,6 @@ from .scopes import (
     LLM_SCOPE,
     SERVICE_SCOPES,
     all_scopes,
-    known_scopes,
     tool_scope,
 )
 
@@ -62,6 +61,5 @@ __all__ = [
     "SecretsHealth",
     "all_scopes",
     "create_provider",
-    "known_scopes",
     "tool_scope",
 ]

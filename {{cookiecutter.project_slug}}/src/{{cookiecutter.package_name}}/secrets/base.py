@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from ..redaction import SECRET_VALUES, SecretRegistry
+from ..observability.redaction import SECRET_VALUES, SecretRegistry
 
 # Declared paths are rendered into Vault policies, so only plain segments are
 # allowed: no globs, no "..", no leading slash.

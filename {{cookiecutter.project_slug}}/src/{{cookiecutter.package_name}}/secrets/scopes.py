@@ -43,12 +43,9 @@ def tool_scope(tool: SecretConsumer) -> SecretScope:
 
 
 def all_scopes(tools: Iterable[SecretConsumer]) -> list[SecretScope]:
-    """The service scopes plus one per tool that declares secret paths."""
+    """The service scopes plus one per tool that declares secret paths.
+
+    The secret layer never imports the tool registry (the tools use this
+    layer); the runtime hands the registered tools in (``runtime.scopes``).
+    """
     return [*SERVICE_SCOPES, *(tool_scope(t) for t in tools if t.secret_paths)]
-
-
-def known_scopes() -> list[SecretScope]:
-    """This service's scopes: its own plus one per registered tool with secret paths."""
-    from ..tools import TOOLS  # here, not at the top: the tools import this package
-
-    return all_scopes(TOOLS.values())

@@ -29,73 +29,30 @@ import requests
 from hvac import exceptions as vault_errors
 
 from .. import SERVICE_NAME
-from ..config import PLACEHOLDER_VALUES, Environment, Settings
-from ..redaction import SECRET_VALUES, SecretRegistry
-from .base import (
-    SecretAccessDeniedError,
-    SecretConfigError,
-    SecretError,
-    SecretNotFoundError,
-    SecretProvider,
-    SecretScope,
-    SecretsHealth,
-    SecretUnavailableError,
+from ..config import Settings
+from ..observability.redaction import SECRET_VALUES, SecretRegistry
+from . import base  # the error classes, as base.SecretConfigError...
+from .base import SecretProvider, SecretScope, SecretsHealth
+from .vault_errors import LoginFailedError, VaultSealedError, login_error, translate
+from .vault_server import (
+    DEV_ROOT_TOKEN,
+    DEV_VAULT_ADDR,
+    configured_token,
+    kv_api_path,
+    server_health,
+    token_role_name,
+    vault_address,
 )
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-DEV_VAULT_ADDR = "http://127.0.0.1:8200"
-# The root token of the throwaway in-memory dev server that `make vault` and
-# `dev` start; used only when AGENT_ENV=development and VAULT_TOKEN is unset
-# (or still the .env.example placeholder).
-DEV_ROOT_TOKEN = "dev-root"  # noqa: S105 - a dev-server constant, not a credential
 # Renew (or log in again) once less than this share of the token's TTL is left.
 RENEW_AT_FRACTION = 1 / 3
 
 
-class VaultSealedError(SecretUnavailableError):
-    """Vault answers but is sealed: reads wait until an operator unseals it."""
-
-
 class _StaleChildTokenError(vault_errors.Forbidden):  # type: ignore[misc]  # hvac is untyped
     """Internal: Vault refused a cached child token; it was dropped, mint a fresh one."""
-
-
-class _LoginFailedError(Exception):
-    """Internal: the login itself failed (reported differently from a denied read)."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(type(cause).__name__)
-        self.cause = cause
-
-
-def vault_address(settings: Settings) -> str:
-    return (settings.vault_addr or DEV_VAULT_ADDR).rstrip("/")
-
-
-def token_role_name(prefix: str) -> str:
-    """The token role through which the worker mints per-scope child tokens."""
-    return f"{prefix}-scoped"
-
-
-def configured_token(settings: Settings) -> str:
-    """``VAULT_TOKEN``; in development, the dev server's token when it is unset."""
-    token = settings.vault_token.get_secret_value() if settings.vault_token else ""
-    if token.strip().lower() not in PLACEHOLDER_VALUES:
-        return token
-    if settings.env is Environment.DEVELOPMENT:
-        return DEV_ROOT_TOKEN  # `cp .env.example .env` + `make vault` just works
-    raise SecretConfigError(
-        f"VAULT_TOKEN is missing or a placeholder (Vault at {vault_address(settings)}, "
-        f"AGENT_ENV={settings.env.value}); set a real token or use "
-        "AGENT_VAULT_AUTH=approle / kubernetes"
-    )
-
-
-def kv_api_path(settings: Settings, path: str) -> str:
-    """The HTTP API path of a secret, as it appears in policies."""
-    return f"{settings.vault_kv_mount}/data/{settings.vault_prefix}/{path}"
 
 
 class VaultSecretProvider(SecretProvider):
@@ -160,7 +117,7 @@ class VaultSecretProvider(SecretProvider):
             return status
         try:
             await self.ensure_token()
-        except SecretError as error:
+        except base.SecretError as error:
             return SecretsHealth(healthy=False, detail=str(error))
         return status
 
@@ -169,7 +126,7 @@ class VaultSecretProvider(SecretProvider):
         while not stop.is_set():
             try:
                 await self.ensure_token()
-            except SecretError as error:
+            except base.SecretError as error:
                 logger.warning("vault token upkeep failed: %s", error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._next_check_in())
@@ -202,7 +159,7 @@ class VaultSecretProvider(SecretProvider):
                 return
             if self._settings.vault_auth == "token":
                 if remaining <= 0:
-                    raise SecretConfigError(
+                    raise base.SecretConfigError(
                         f"VAULT_TOKEN expired and cannot be renewed (Vault at {self.address}); "
                         "issue a new token or use AGENT_VAULT_AUTH=approle/kubernetes"
                     )
@@ -236,7 +193,7 @@ class VaultSecretProvider(SecretProvider):
                 policies = auth["token_policies"]
                 accessor = auth["accessor"]
         except (vault_errors.VaultError, requests.RequestException) as error:
-            raise _LoginFailedError(error) from error
+            raise LoginFailedError(error) from error
         self._registry.add(token)
         self._policies = list(policies or [])
         self._accessor = accessor
@@ -262,7 +219,7 @@ class VaultSecretProvider(SecretProvider):
             try:
                 jwt = settings.vault_k8s_jwt_path.read_text(encoding="utf-8").strip()
             except OSError as error:
-                raise SecretConfigError(
+                raise base.SecretConfigError(
                     f"cannot read the Kubernetes service-account token at "
                     f"{settings.vault_k8s_jwt_path} (AGENT_VAULT_K8S_JWT_PATH): {error.strerror}"
                 ) from None
@@ -411,105 +368,35 @@ class VaultSecretProvider(SecretProvider):
     def _checked(
         self, call: Callable[[], _T], action: str, policy: str | None, path: str | None = None
     ) -> _T:
-        """Run a blocking Vault call; turn every failure into a precise ``SecretError``."""
+        """Run a blocking Vault call; turn every failure into a precise ``base.SecretError``."""
         target = path or f"auth/token/create/{token_role_name(self._settings.vault_prefix)}"
         try:
             return call()
-        except SecretError:
+        except base.SecretError:
             raise
-        except _LoginFailedError as failed:
-            raise self._login_error(failed.cause, target) from None
+        except LoginFailedError as failed:
+            raise login_error(
+                failed.cause, self._settings, address=self.address, needed_for=target
+            ) from None
         except (vault_errors.VaultError, requests.RequestException) as error:
-            raise self._translate(error, action=action, path=target, policy=policy) from None
-
-    def _login_error(self, error: Exception, needed_for: str) -> SecretError:
-        method = self._settings.vault_auth
-        if isinstance(error, vault_errors.Forbidden | vault_errors.InvalidRequest):
-            credentials = {
-                "token": "VAULT_TOKEN",
-                "approle": "AGENT_VAULT_ROLE_ID / AGENT_VAULT_SECRET_ID",
-                "kubernetes": "AGENT_VAULT_K8S_ROLE and the service-account token",
-            }[method]
-            return SecretConfigError(
-                f"Vault at {self.address} refused the {method} login needed for {needed_for}: "
-                f"{_first_line(error)}; check {credentials}"
-            )
-        return self._translate(
-            error, action=f"logging in ({method} auth) for", path=needed_for, policy=None
-        )
-
-    def _translate(
-        self, error: Exception, *, action: str, path: str, policy: str | None
-    ) -> SecretError:
-        """A precise error naming the address, the path and the policy involved."""
-        where = f"{action} {path} (policy {policy or 'of the login token'})"
-        if isinstance(error, requests.ConnectionError | requests.Timeout):
-            kind = "timed out" if isinstance(error, requests.Timeout) else "connection refused"
-            return SecretUnavailableError(
-                f"Vault unreachable at {self.address} ({kind}) while {where}; "
-                "is it running and is VAULT_ADDR right?"
-            )
-        if isinstance(error, vault_errors.VaultDown):
-            return VaultSealedError(
-                f"Vault at {self.address} is sealed while {where}; retrying until it is unsealed"
-            )
-        if isinstance(error, vault_errors.Forbidden | vault_errors.Unauthorized):
-            return SecretAccessDeniedError(
-                f"Vault at {self.address} denied {where}: permission denied (HTTP 403); "
-                "check that the policy grants read on this path (development: run "
-                f"`{SERVICE_NAME} secrets bootstrap`)"
-            )
-        if isinstance(error, vault_errors.InvalidPath):
-            return SecretNotFoundError(
-                f"nothing stored at {path} in Vault at {self.address} ({where}); write it with "
-                f"`bao kv put -mount={self._settings.vault_kv_mount} ...`"
-            )
-        if isinstance(error, vault_errors.InvalidRequest):
-            return SecretConfigError(
-                f"Vault at {self.address} rejected {where}: {_first_line(error)} "
-                f"(development: run `{SERVICE_NAME} secrets bootstrap`)"
-            )
-        if isinstance(
-            error,
-            vault_errors.InternalServerError
-            | vault_errors.BadGateway
-            | vault_errors.RateLimitExceeded
-            | vault_errors.UnexpectedError,
-        ):
-            return SecretUnavailableError(
-                f"Vault at {self.address} failed while {where}: {_first_line(error)}"
-            )
-        return SecretError(f"Vault at {self.address}: {where} failed: {type(error).__name__}")
+            raise translate(
+                error,
+                self._settings,
+                address=self.address,
+                action=action,
+                path=target,
+                policy=policy,
+            ) from None
 
 
-def _first_line(error: Exception) -> str:
-    """Vault's own reason, without hvac's "N errors occurred" and ", on post <url>" noise."""
-    lines = [line.strip(" *\t") for line in str(error).splitlines() if line.strip(" *\t")]
-    line = lines[1] if len(lines) > 1 and lines[0].endswith("occurred:") else (lines or [""])[0]
-    return line.split(", on ", 1)[0]
-
-
-def server_health(settings: Settings, session: requests.Session | None = None) -> SecretsHealth:
-    """Vault's ``sys/health``, unauthenticated: serving, sealed, or unreachable."""
-    address = vault_address(settings)
-    http = session or requests.Session()
-    try:
-        response = http.get(
-            f"{address}/v1/sys/health",
-            params={"standbyok": "true", "perfstandbyok": "true"},
-            timeout=settings.vault_timeout_seconds,
-        )
-    except requests.RequestException as error:
-        kind = "timed out" if isinstance(error, requests.Timeout) else "connection refused"
-        return SecretsHealth(False, f"Vault unreachable at {address} ({kind})")
-    finally:
-        if session is None:
-            http.close()
-    if response.status_code == 503:
-        return SecretsHealth(False, f"Vault at {address} is sealed")
-    if response.status_code == 501:
-        return SecretsHealth(False, f"Vault at {address} is not initialized")
-    if response.status_code not in (200, 429, 472, 473):
-        return SecretsHealth(False, f"Vault at {address} answered HTTP {response.status_code}")
-    version = response.json().get("version", "?")
-    return SecretsHealth(True, f"serving at {address}, version {version}")
+__all__ = [
+    "DEV_ROOT_TOKEN",
+    "DEV_VAULT_ADDR",
+    "VaultSealedError",
+    "VaultSecretProvider",
+    "configured_token",
+    "kv_api_path",
+    "server_health",
+    "token_role_name",
+    "vault_address",
+]

@@ -1,0 +1,1 @@
+"""The agent's side effects: the LLM call and the tool calls, as Temporal activities."""

@@ -1,0 +1,326 @@
+"""The agent's activities: ``call_llm`` and ``run_tool``.
+
+Each call carries an idempotency key, ``workflow_id + "/" + activity_id``, which
+is the same on every retry of that call (never the attempt number), so a service
+that deduplicates on it performs each effect once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import openai
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ..agent.prompts import SYSTEM_PROMPT
+from ..agent.tooling import Tool, ToolContext, describe_validation_error, heartbeating
+from ..agent.tools import TOOLS
+from ..config import ConfigError, Environment, Settings
+from ..models import (
+    CALL_LLM,
+    RUN_TOOL,
+    ApprovalPolicy,
+    ChatMessage,
+    LlmRequest,
+    LlmResponse,
+    ToolCall,
+    ToolRequest,
+    ToolResult,
+)
+from ..observability.redaction import SECRET_VALUES
+from ..secrets import (
+    LLM_SCOPE,
+    ScopedSecrets,
+    SecretError,
+    SecretProvider,
+    create_provider,
+    tool_scope,
+)
+from .llm_breaker import CircuitBreaker
+from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
+
+T = TypeVar("T")
+
+
+def idempotency_key() -> str:
+    info = activity.info()
+    return f"{info.workflow_id or ''}/{info.activity_id}"
+
+
+class AgentActivities:
+    """Holds the worker-side dependencies; register ``call_llm`` and ``run_tool``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tools: dict[str, Tool] | None = None,
+        api_key: ApiKey | None = None,
+        secrets: SecretProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tools = TOOLS if tools is None else tools
+        unknown = sorted(set(settings.approval_tools) - set(self.tools))
+        if unknown:
+            raise ConfigError(
+                [f"AGENT_APPROVAL_TOOLS names unknown tools {unknown}; known: {sorted(self.tools)}"]
+            )
+        # Secrets are fetched here, worker-side, never passed through the workflow.
+        self.secrets = secrets or create_provider(settings)
+        self._api_key = api_key or secret_api_key(self.secrets, settings)
+        # One client per endpoint, reused by every call: building one costs tens of
+        # milliseconds (TLS context), which dominated the LLM step under load.
+        self._clients: dict[str | None, openai.AsyncOpenAI] = {}
+        # The tools' JSON schemas never change while the worker runs: build them once.
+        self._tool_schemas: list[Any] = [tool.openai_schema() for tool in self.tools.values()]
+        # Remembers a failing primary across steps and runs (this worker only).
+        self.breaker = CircuitBreaker(
+            settings.llm_fallback_after_attempts, settings.llm_fallback_cooldown_seconds
+        )
+
+    def llm_client(self, base_url: str | None) -> openai.AsyncOpenAI:
+        client = self._clients.get(base_url)
+        if client is None:
+            client = make_client(self.settings, base_url=base_url, api_key=self._api_key)
+            self._clients[base_url] = client
+        return client
+
+    async def close(self) -> None:
+        """Close the LLM clients (their connection pools)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+    @activity.defn(name=CALL_LLM)
+    async def call_llm(self, request: LlmRequest) -> LlmResponse:
+        settings = self.settings
+        attempt = activity.info().attempt
+        has_fallback = bool(settings.llm_fallback_model or settings.llm_fallback_base_url)
+        # The fallback answers late in a step's retries, or at once while the primary's
+        # breaker is open (it failed in earlier steps or runs on this worker).
+        use_fallback = has_fallback and (
+            attempt > settings.llm_fallback_after_attempts or not self.breaker.allow_primary()
+        )
+        model = request.model or settings.llm_model
+        base_url = None
+        if use_fallback:
+            model = settings.llm_fallback_model or model
+            base_url = settings.llm_fallback_base_url
+        activity.logger.info(
+            "calling %s (%s, attempt %d)", model, "fallback" if use_fallback else "primary", attempt
+        )
+        client = self.llm_client(base_url)
+        messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
+        messages += [_to_openai(message) for message in request.messages]
+        try:
+            # Heartbeat while the model thinks: a call lost with its worker is
+            # retried after the heartbeat timeout, not the start-to-close timeout.
+            completion = await self._watched(
+                heartbeating(
+                    client.chat.completions.create(
+                        model=model,
+                        messages=messages,
+                        tools=self._tool_schemas,
+                    ),
+                    activity.heartbeat,
+                ),
+                primary=has_fallback and not use_fallback,
+            )
+        except SecretError as error:  # the key could not be read (Vault down, denied...)
+            raise secret_application_error(error) from None
+        except openai.AuthenticationError as error:
+            if not await self._key_was_rotated(client.api_key):
+                raise scrubbed(to_application_error(error)) from None  # a wrong key: fail
+            raise ApplicationError(
+                "LLM rejected the API key (401) and the secret store holds a newer one; "
+                "retrying with it",
+                type="LlmKeyRotated",
+            ) from None
+        except openai.OpenAIError as error:
+            # from None: the cause's text would reach the history unscrubbed.
+            raise scrubbed(to_application_error(error)) from None
+        except ValueError:
+            # A 200 whose body is not a completion (a broken proxy, a truncated body).
+            raise ApplicationError(
+                "LLM returned a malformed response (not a chat completion)",
+                type="LlmBadResponse",
+            ) from None
+        if not completion.choices:
+            raise ApplicationError("LLM returned no choices", type="LlmBadResponse")
+        message = completion.choices[0].message
+        calls = [self._check_call(call) for call in message.tool_calls or []]
+        usage = completion.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        completion_tokens = usage.completion_tokens if usage else 0
+        if message.content is None and not calls:
+            raise ApplicationError("LLM returned neither text nor tools", type="LlmBadResponse")
+        return LlmResponse(
+            content=message.content,
+            tool_calls=calls,
+            model=model,
+            endpoint="fallback" if use_fallback else "primary",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
+            attempt=attempt,
+        )
+
+    async def _watched(self, call: Awaitable[T], *, primary: bool) -> T:
+        """Await a model call; for the primary, tell the breaker how it went."""
+        if not primary:
+            return await call
+        try:
+            result = await call
+        except openai.OpenAIError as error:
+            # Outages (5xx, 429, timeouts, unreachable) count; a refusal (4xx) means it answers.
+            if to_application_error(error).non_retryable:
+                self.breaker.record_success()
+            else:
+                self.breaker.record_failure()
+            raise
+        self.breaker.record_success()
+        return result
+
+    async def _key_was_rotated(self, used: str) -> bool:
+        """After a 401: drop the cached key and tell whether the store now holds another."""
+        if not callable(self._api_key):
+            return False
+        self.secrets.invalidate(LLM_SCOPE)
+        try:
+            return await self._api_key() != used
+        except SecretError:
+            return False
+
+    def _check_call(self, call: Any) -> ToolCall:
+        """Parse and validate one tool call; problems become ``error`` for the model to fix."""
+        name = str(getattr(getattr(call, "function", None), "name", "") or "")
+        raw = str(getattr(getattr(call, "function", None), "arguments", "") or "")
+        checked = ToolCall(id=str(call.id), name=name, raw_arguments=raw)
+        tool = self.tools.get(name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools)) or "none"
+            return checked.model_copy(
+                update={"error": f"unknown tool {name!r}; available tools: {known}"}
+            )
+        try:
+            arguments = json.loads(raw or "{}")
+        except json.JSONDecodeError as error:
+            return checked.model_copy(
+                update={"error": f"arguments for {name} are not valid JSON ({error.msg})"}
+            )
+        if not isinstance(arguments, dict):
+            return checked.model_copy(update={"error": f"arguments for {name} must be an object"})
+        try:
+            tool.parse(arguments)
+        except ValidationError as error:
+            return checked.model_copy(
+                update={
+                    "arguments": arguments,
+                    "error": f"invalid arguments for {name}: {describe_validation_error(error)}",
+                }
+            )
+        needs_approval = self.settings.approval_tools.get(name, tool.requires_approval)
+        return checked.model_copy(
+            update={
+                "arguments": arguments,
+                "requires_approval": needs_approval,
+                "approval_policy": approval_policy(self.settings) if needs_approval else None,
+            }
+        )
+
+    @activity.defn(name=RUN_TOOL)
+    async def run_tool(self, request: ToolRequest) -> ToolResult:
+        tool = self.tools.get(request.name)
+        if tool is None:
+            raise ApplicationError(
+                f"unknown tool {request.name!r}", type="UnknownTool", non_retryable=True
+            )
+        try:
+            args = tool.parse(request.arguments)
+        except ValidationError as error:
+            raise ApplicationError(
+                f"invalid arguments for {request.name}: {describe_validation_error(error)}",
+                type="InvalidToolArguments",
+                non_retryable=True,
+            ) from None
+        info = activity.info()
+        scope = tool_scope(tool)
+        context = ToolContext(
+            settings=self.settings,
+            workflow_id=info.workflow_id or "",
+            activity_id=info.activity_id,
+            idempotency_key=idempotency_key(),
+            heartbeat=activity.heartbeat,
+            logger=activity.logger,
+            user_id=request.user_id,
+            tenant_id=request.tenant_id,
+            secrets=ScopedSecrets(self.secrets, scope) if scope.paths else None,
+        )
+        activity.logger.info("running tool %s (attempt %d)", request.name, info.attempt)
+        try:
+            output = await tool.run(args, context)
+        except SecretError as error:
+            raise secret_application_error(error) from None
+        except ApplicationError as error:
+            raise scrubbed(error) from None
+        return ToolResult(
+            output=output, idempotency_key=context.idempotency_key, attempt=info.attempt
+        )
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """The approval settings in force for a call; recorded with it, so replay sees the same."""
+    return ApprovalPolicy(
+        approvers=settings.approvers,
+        anyone=not settings.approvers and settings.env is Environment.DEVELOPMENT,
+        timeout_seconds=settings.approval_timeout_seconds,
+        on_timeout=settings.approval_on_timeout,
+        on_reject=settings.approval_on_reject,
+    )
+
+
+def scrubbed(error: ApplicationError) -> ApplicationError:
+    """The same error with any secret value handed out to this worker blanked.
+
+    Error messages go into the workflow history; a service that echoes the key
+    it was sent (in a 4xx body, say) must not put it there.
+    """
+    message = SECRET_VALUES.scrub(error.message)
+    if message == error.message:
+        return error
+    return ApplicationError(
+        message,
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+    )
+
+
+def secret_application_error(error: SecretError) -> ApplicationError:
+    """Outages retry (bounded by the step's policy); denials and missing secrets fail at once.
+
+    The message names the store, path and policy, never a value.
+    """
+    return ApplicationError(
+        str(error), type=type(error).__name__, non_retryable=not error.retryable
+    )
+
+
+def _to_openai(message: ChatMessage) -> dict[str, Any]:
+    converted: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        converted["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.raw_arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        converted["tool_call_id"] = message.tool_call_id
+    return converted

@@ -1,0 +1,1 @@
+"""Development and test tooling: scripted model, local stack, load test, evals, gate, replay."""

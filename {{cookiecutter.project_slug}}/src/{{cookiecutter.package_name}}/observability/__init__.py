@@ -1,0 +1,1 @@
+"""Logs, traces, metrics, secret redaction and the health probe client."""

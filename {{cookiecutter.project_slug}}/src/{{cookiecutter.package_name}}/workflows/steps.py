@@ -1,0 +1,185 @@
+"""The agent loop's steps: a model call, a tool call, the budgets, the step records.
+
+Workflow code (deterministic, replayed): each step is one activity with its
+timeouts and retries from ``agent/policies.py``, and each leaves a
+``StepRecord`` in the run's state for the status query and the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from ..agent import policies
+    from ..models import (
+        CALL_LLM,
+        RUN_TOOL,
+        AgentRequest,
+        AgentState,
+        LlmRequest,
+        LlmResponse,
+        ResultStatus,
+        StepRecord,
+        ToolCall,
+        ToolRequest,
+        ToolResult,
+        llm_task_queue,
+    )
+    from ..observability import workflow_telemetry
+
+
+class RunEndError(Exception):
+    """The loop stops with this status and reason."""
+
+    def __init__(self, status: ResultStatus, reason: str, answer: str | None = None) -> None:
+        super().__init__(reason)
+        self.status: ResultStatus = status
+        self.reason = reason
+        self.answer = answer
+
+
+def check_budgets(state: AgentState, request: AgentRequest, answer: str | None = None) -> None:
+    """End the run (RunEndError) when a budget is spent; an answer ends it anyway."""
+    if state.tokens > request.token_budget:
+        budget = "tokens"
+        reason = f"token budget exceeded: {state.tokens} > {request.token_budget} tokens"
+    elif state.cost_usd > request.cost_budget_usd:
+        budget = "cost"
+        reason = f"cost budget exceeded: ${state.cost_usd:.6f} > ${request.cost_budget_usd:.6f}"
+    elif answer is None and state.step >= request.max_steps:
+        budget = "steps"
+        reason = f"step budget exceeded: {state.step} of {request.max_steps} steps used"
+    else:
+        return
+    workflow_telemetry.budget_stop(budget)
+    raise RunEndError("budget_exceeded", reason, answer)
+
+
+async def call_llm(state: AgentState, request: AgentRequest) -> LlmResponse:
+    """One model call on the rate-limited LLM queue; a failure ends the run."""
+    activity_id = f"llm-{state.step}"
+    started = workflow.now()
+    try:
+        response: LlmResponse = await workflow.execute_activity(
+            CALL_LLM,
+            LlmRequest(messages=state.messages, model=request.model, step=state.step),
+            result_type=LlmResponse,
+            activity_id=activity_id,
+            task_queue=llm_task_queue(workflow.info().task_queue),
+            start_to_close_timeout=policies.LLM_START_TO_CLOSE,
+            schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
+            heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
+            retry_policy=policies.LLM_RETRY,
+        )
+    except ActivityError as error:
+        reason = f"LLM call failed at step {state.step}: {_cause(error)}"
+        state.steps.append(
+            StepRecord(
+                step=state.step,
+                kind="llm",
+                activity_id=activity_id,
+                outcome="error",
+                detail=reason,
+                duration_seconds=_since(started),
+            )
+        )
+        raise RunEndError("failed", reason) from error
+    state.tokens += response.prompt_tokens + response.completion_tokens
+    state.cost_usd += response.cost_usd
+    state.steps.append(
+        StepRecord(
+            step=state.step,
+            kind="llm",
+            activity_id=activity_id,
+            model=response.model,
+            endpoint=response.endpoint,
+            prompt_tokens=response.prompt_tokens,
+            completion_tokens=response.completion_tokens,
+            cost_usd=response.cost_usd,
+            outcome="tool_calls" if response.tool_calls else "answer",
+            detail=", ".join(call.name for call in response.tool_calls),
+            duration_seconds=_since(started),
+            attempt=response.attempt,
+        )
+    )
+    return response
+
+
+async def run_tool(
+    state: AgentState,
+    request: AgentRequest,
+    call: ToolCall,
+    activity_id: str,
+    on_error: Callable[[str, ToolCall, str, float, str], str],
+) -> str:
+    """One tool call; its output, or what ``on_error`` makes of a failure."""
+    started = workflow.now()
+    try:
+        result: ToolResult = await workflow.execute_activity(
+            RUN_TOOL,
+            ToolRequest(
+                name=call.name,
+                arguments=call.arguments,
+                step=state.step,
+                user_id=request.user_id,
+                tenant_id=request.tenant_id,
+            ),
+            result_type=ToolResult,
+            activity_id=activity_id,
+            start_to_close_timeout=policies.TOOL_START_TO_CLOSE,
+            heartbeat_timeout=policies.TOOL_HEARTBEAT_TIMEOUT,
+            retry_policy=policies.TOOL_RETRY,
+        )
+    except ActivityError as error:
+        message = f"tool {call.name} failed: {_cause(error)}"
+        # Failed for good: marked "failed" (not "error") so result and status show it.
+        workflow.logger.error("tool step %s failed for good: %s", activity_id, message)
+        return on_error(activity_id, call, message, _since(started), "failed")
+    record_tool(
+        state, activity_id, call, "ok", result.output[:200], _since(started), result.attempt
+    )
+    return result.output
+
+
+def record_tool(
+    state: AgentState,
+    activity_id: str,
+    call: ToolCall,
+    outcome: str,
+    detail: str,
+    duration: float = 0.0,
+    attempt: int = 1,
+) -> None:
+    approval = next((a for a in state.approvals if a.approval_id == activity_id), None)
+    state.steps.append(
+        StepRecord.model_validate(
+            {
+                "step": state.step,
+                "kind": "tool",
+                "activity_id": activity_id,
+                "tool": call.name,
+                "outcome": outcome,
+                "detail": detail,
+                "duration_seconds": duration,
+                "approval": approval.model_copy() if approval else None,
+                "attempt": attempt,
+            }
+        )
+    )
+
+
+def _since(started: datetime) -> float:
+    return round((workflow.now() - started).total_seconds(), 3)
+
+
+def _cause(error: ActivityError) -> str:
+    cause = error.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause or error)
