@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ChatMessage,
         DecideRequest,
         ResultStatus,
+        failed_tool_steps,
     )
     from ..observability import workflow_telemetry
 
@@ -48,6 +49,7 @@ class AgentWorkflow:
     def __init__(self) -> None:
         self._state = AgentState()
         self._trace_id: str | None = None
+        self._run_span: workflow_telemetry.RunSpan | None = None
         # The loop and its approval gate work on this run's state (replaced on resume).
         self._agent = self.loop_type(lambda: self._state)
         self._gate = self._agent.gate
@@ -61,6 +63,7 @@ class AgentWorkflow:
                 non_retryable=True,
             )
         self._trace_id = workflow_telemetry.current_trace_id()
+        self._run_span = workflow_telemetry.current_span_context()
         if request.resume is not None:
             self._state = request.resume
         else:
@@ -69,7 +72,14 @@ class AgentWorkflow:
             "run started", extra={"step": self._state.step, "max_steps": request.max_steps}
         )
         try:
-            result = self._finish("completed", "", await self._loop(request))
+            answer = await self._loop(request)
+            failed = failed_tool_steps(self._state.steps)
+            if failed:
+                # The model answered, but an effect it asked for did not happen.
+                reason = f"{len(failed)} tool call(s) failed: {', '.join(failed)}"
+                result = self._finish("completed_with_failures", reason, answer)
+            else:
+                result = self._finish("completed", "", answer)
         except RunEndError as ended:
             result = self._finish(ended.status, ended.reason, ended.answer)
         # Let in-flight signal and update handlers (approvals) finish first.
@@ -95,6 +105,7 @@ class AgentWorkflow:
             "steps": state.steps,
             "trace_id": self._trace_id,
             "approvals": state.approvals,
+            "failed_steps": failed_tool_steps(state.steps),
         }
 
     # --- approvals: signals for the temporal CLI / Web UI, an update for callers ----
@@ -107,6 +118,7 @@ class AgentWorkflow:
         description='Approve a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def approve(self, *payload: Any) -> None:
+        workflow_telemetry.link_to_run(self._run_span)
         self._gate.on_signal("approve", payload)
 
     @workflow.signal(
@@ -114,6 +126,7 @@ class AgentWorkflow:
         description='Reject a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def reject(self, *payload: Any) -> None:
+        workflow_telemetry.link_to_run(self._run_span)
         self._gate.on_signal("reject", payload)
 
     @workflow.update(
@@ -121,6 +134,7 @@ class AgentWorkflow:
         description="Approve or reject with an answer: refused decisions leave no trace",
     )
     def decide(self, request: DecideRequest) -> ApprovalRecord:
+        workflow_telemetry.link_to_run(self._run_span)
         record = self._gate.check(request)
         self._gate.apply(record, request.decision, request, "update")
         return record

@@ -132,11 +132,16 @@ class AgentLoop:
         )
 
     def _tool_error(
-        self, activity_id: str, call: ToolCall, message: str, duration: float = 0.0
+        self,
+        activity_id: str,
+        call: ToolCall,
+        message: str,
+        duration: float = 0.0,
+        outcome: str = "error",
     ) -> str:
         state = self._state()
         state.invalid_tool_calls += 1
-        steps.record_tool(state, activity_id, call, "error", message, duration)
+        steps.record_tool(state, activity_id, call, outcome, message, duration)
         if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
             raise RunEndError(
                 "failed",

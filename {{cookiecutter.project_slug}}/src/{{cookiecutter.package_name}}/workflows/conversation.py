@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         TurnRecord,
         TurnStatus,
         UserMessage,
+        failed_tool_steps,
     )
 
 from .agent_loop import AgentLoop
@@ -66,6 +67,7 @@ REFUSED_MOVING = "moving"
 # How a loop run's end reads as a turn's status.
 _TURN_STATUS: dict[ResultStatus, TurnStatus] = {
     "completed": "replied",
+    "completed_with_failures": "replied_with_failures",
     "rejected": "rejected",
     "budget_exceeded": "budget_exceeded",
     "failed": "failed",
@@ -301,10 +303,16 @@ class ConversationWorkflow:
         )
         started_tokens, started_cost = agent.tokens, agent.cost_usd
         reply: str | None
+        steps_before = len(agent.steps)
         try:
             reply = await self._agent.run(context, budget)
             status: TurnStatus = "replied"
             reason = ""
+            failed = failed_tool_steps(agent.steps[steps_before:])
+            if failed:
+                # The model answered, but an effect it asked for did not happen.
+                status = "replied_with_failures"
+                reason = f"{len(failed)} tool call(s) failed: {', '.join(failed)}"
         except RunEndError as ended:
             status, reason, reply = _TURN_STATUS[ended.status], ended.reason, ended.answer
         _answer_open_tool_calls(agent.messages, reason)
