@@ -48,6 +48,15 @@ async def test_say_conversations_transcript_close(
             *("workflow", "update", "execute", "--workflow-id", f"conversation-{cid}"),
             *("--name", "send_message", "--input", '{"text": "from temporal"}'),
         )
+        # A new conversation from the temporal CLI alone, as the README shows it.
+        other = f"cli-{uuid.uuid4().hex[:8]}"
+        with_start = await temporal_cli(
+            temporal_address,
+            *("workflow", "execute-update-with-start", "--workflow-id", f"conversation-{other}"),
+            *("--type", "ConversationWorkflow", "--task-queue", queue),
+            *("--id-conflict-policy", "UseExisting", "--input", '{"user_id": "ann"}'),
+            *("--update-name", "send_message", "--update-input", '{"text": "hi from temporal"}'),
+        )
         read = await cli("transcript", cid, env=env)
         closed = await cli("close", cid, "--reason", "done", env=env)
         refused = await cli("say", cid, "anyone?", env=env)
@@ -64,6 +73,8 @@ async def test_say_conversations_transcript_close(
     assert f"{cid}  user=ann  open" in listed.stdout
     assert by_temporal.returncode == 0, by_temporal.stderr
     assert "You said: from temporal" in by_temporal.stdout
+    assert with_start.returncode == 0, with_start.stderr
+    assert "You said: hi from temporal" in with_start.stdout
     assert read.stdout.splitlines() == [
         "[1] you: hello there",
         "[1] agent: You said: hello there",
