@@ -14,7 +14,11 @@ from temporalio.worker import Worker
 from {{ cookiecutter.package_name }}.activities.agent import AgentActivities
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.replay import load_history, replay
-from {{ cookiecutter.package_name }}.models import ConversationLimits, TurnOutcome, llm_task_queue
+from {{ cookiecutter.package_name }}.models import (
+    ConversationLimits,
+    TurnOutcome,
+    llm_task_queue,
+)
 from {{ cookiecutter.package_name }}.runtime import conversations
 from {{ cookiecutter.package_name }}.workflows.conversation import ConversationWorkflow
 

@@ -8,7 +8,9 @@ import json
 import pytest
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.devtools.conversation_load import run_conversation_load
+from {{ cookiecutter.package_name }}.devtools.conversation_load import (
+    run_conversation_load,
+)
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer, echo_script
 from {{ cookiecutter.package_name }}.models import ConversationLimits
 
