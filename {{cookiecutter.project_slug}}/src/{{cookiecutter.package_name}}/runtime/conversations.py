@@ -17,7 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -109,6 +112,17 @@ async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(namespace=client.namespace, search_attributes=SEARCH_ATTRIBUTES)
     )
+
+
+async def missing_search_attributes(client: Client) -> list[str] | None:
+    """The conversation attributes not registered in the namespace (None: cannot tell)."""
+    try:
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError:
+        return None
+    return [name for name in SEARCH_ATTRIBUTES if name not in response.custom_attributes]
 
 
 async def send_message(
