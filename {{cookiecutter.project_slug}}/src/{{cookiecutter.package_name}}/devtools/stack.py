@@ -200,6 +200,6 @@ async def _dev_vault(settings: Settings, *, private: bool) -> Any:
     except ModuleNotFoundError:
         return None
     try:
-        return await dev_vault.dev_vault_for(settings, known_scopes(), private=private)
+        return await dev_vault.dev_vault_for(settings, known_scopes(settings), private=private)
     except dev_vault.DevVaultError as error:
         raise StackError(str(error)) from None
