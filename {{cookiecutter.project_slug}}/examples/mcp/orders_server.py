@@ -13,7 +13,7 @@ Environment: ``ORDERS_TOKEN`` - when set, callers must present it (HTTP:
 ``Authorization: Bearer <token>``; stdio: the same variable in the process's
 environment, which is where the service puts the credential). ``ORDERS_LEDGER`` -
 the ledger file (default ``orders-ledger.jsonl``). ``ORDERS_REFUND_DELAY`` -
-seconds ``create_refund`` waits before answering (to show a slow server).
+seconds ``create_refund`` waits after refunding, before answering (a slow server).
 ``ORDERS_EXTRA_TOOLS`` - set to ``1`` to offer one more tool (``cancel_order``),
 as a server that changes its tool list would.
 """
@@ -83,16 +83,19 @@ def create_refund(order_id: str, amount_cents: int, reason: str, ctx: Context) -
     for refund in ledger():
         if refund["idempotency_key"] == key:
             return json.dumps({**refund, "duplicate": True})
-    time.sleep(float(os.environ.get("ORDERS_REFUND_DELAY", "0")))
     refund = {
         "refund_id": f"R-{len(ledger()) + 1:04d}",
         "order_id": order_id,
         "amount_cents": amount_cents,
         "reason": reason,
         "idempotency_key": key,
+        # What the HTTP header said (None over stdio): the same key, for the record.
+        "header_key": (ctx.headers or {}).get("idempotency-key"),
     }
     with ledger_path().open("a") as file:
         file.write(json.dumps(refund) + "\n")
+    # A slow answer after the effect: a caller that dies now must not refund twice.
+    time.sleep(float(os.environ.get("ORDERS_REFUND_DELAY", "0")))
     return json.dumps(refund)
 
 
