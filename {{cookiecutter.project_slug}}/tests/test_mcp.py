@@ -284,3 +284,30 @@ async def _tools_shown(client: Client, workflow_id: str) -> list[str]:
             assert isinstance(response, LlmResponse)
             return response.mcp_tools
     raise AssertionError("no completed activity")
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_mcp_section() -> str:
+    return README.read_text().split("## MCP servers as tools", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_mcp_declarations_are_valid() -> None:
+    blocks = _readme_mcp_section().split("```json\n")[1:]
+    assert len(blocks) == 2
+    for block in blocks:
+        entries = json.loads(block.split("```", 1)[0])
+        settings = load_settings().model_copy(update={"mcp_servers": entries})
+        assert [s.name for s in settings.mcp_server_configs()] == [e["name"] for e in entries]
+
+
+def test_the_readme_commands_point_the_service_at_the_example_server(tmp_path: Path) -> None:
+    """The README's commands: the example server over HTTP, then the direct health check."""
+    commands = _readme_mcp_section().split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert commands[0].startswith(".venv/bin/python examples/mcp/orders_server.py --http --port")
+    servers = json.loads(commands[1].split("=", 1)[1].strip("'"))
+    with orders_http_server(tmp_path / "ledger.jsonl") as url:
+        servers[0]["url"] = url  # a free port instead of 8765
+        result = run_cli("healthcheck", "--direct", env={"AGENT_MCP_SERVERS": json.dumps(servers)})
+    assert "mcp:orders: ok (http: 2 tools)" in result.stdout, result.stdout + result.stderr

@@ -127,6 +127,8 @@ def worker_checks(
         else:
             checks["vault"] = lambda: check_vault(settings)
     checks["llm"] = lambda: check_llm(settings)
+    if mcp is None and settings.mcp_servers:  # a one-off check (`healthcheck --direct`)
+        mcp = McpServers(settings.mcp_server_configs(), secrets or create_provider(settings))
     if mcp is not None:
         checks.update(mcp_checks(mcp))
     return checks
