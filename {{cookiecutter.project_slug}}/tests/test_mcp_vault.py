@@ -12,7 +12,10 @@ from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.secrets import SERVICE_SCOPES, mcp_scope
-from {{ cookiecutter.package_name }}.secrets.vault_admin import bootstrap, worker_policy_name
+from {{ cookiecutter.package_name }}.secrets.vault_admin import (
+    bootstrap,
+    worker_policy_name,
+)
 
 from tests.agent_support import running_workers, script
 from tests.mcp_support import http_orders, orders_http_server, refunds
