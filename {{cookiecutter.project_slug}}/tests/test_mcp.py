@@ -311,3 +311,20 @@ def test_the_readme_commands_point_the_service_at_the_example_server(tmp_path: P
         servers[0]["url"] = url  # a free port instead of 8765
         result = run_cli("healthcheck", "--direct", env={"AGENT_MCP_SERVERS": json.dumps(servers)})
     assert "mcp:orders: ok (http: 2 tools)" in result.stdout, result.stdout + result.stderr
+
+
+async def test_an_unreachable_server_is_asked_again_only_after_the_cache_period(
+    closed_address: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings().model_copy(update={"secrets_backend": "env"})
+    configured = settings.model_copy(
+        update={"mcp_servers": [http_orders(f"http://{closed_address}/mcp")]}
+    )
+    servers = McpServers(
+        configured.mcp_server_configs(), create_provider(settings), cache_seconds=60
+    )
+    assert await servers.tools() == []
+    assert await servers.tools() == []  # from the cache: no second wait on the server
+    warnings = [r.getMessage() for r in caplog.records if "cannot list tools" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("MCP server orders: cannot list tools: ConnectError")

@@ -99,7 +99,8 @@ class McpServers:
             tools = await self.list_tools(server)
         except Exception as error:  # an unreachable server hides its tools, not the model's
             log.warning("MCP server %s: cannot list tools: %s", server.name, describe(error))
-            return cached[1] if cached is not None else []
+            # Asked again after the cache period, not on every model call (each would wait).
+            tools = cached[1] if cached is not None else []
         self._listed[server.name] = (time.monotonic(), tools)
         return tools
 
