@@ -193,11 +193,12 @@ async def test_a_refused_credential_fails_the_step_at_once_naming_the_server(
                 time_skipping_env.client, settings, activities, "look up A-1001"
             )
     [step] = [s for s in result.steps if s.kind == "tool"]
-    assert step.outcome == "error"
+    assert step.outcome == "failed"
     assert "MCP server orders refused the credential (HTTP 401)" in step.detail
     client = time_skipping_env.client
     assert await _attempts(client, workflow_id, step.activity_id) == 1  # not retried
-    assert result.status == "completed"  # the model was told and answered
+    # The model was told and answered; the run reports the failed call.
+    assert result.status == "completed_with_failures"
 
 
 async def test_server_down_retries_then_fails_clearly(
@@ -215,12 +216,14 @@ async def test_server_down_retries_then_fails_clearly(
             time_skipping_env.client, settings, activities, "look up A-1001"
         )
     [step] = [s for s in result.steps if s.kind == "tool"]
-    assert step.outcome == "error"
+    assert step.outcome == "failed"
     assert "MCP server orders failed on lookup_order: ConnectError" in step.detail
     assert step.activity_id == "mcp-1-orders-lookup_order"
     # Retried under the bounded tool policy, then reported to the model.
     attempts = await _attempts(time_skipping_env.client, workflow_id, step.activity_id)
     assert attempts == policies.TOOL_RETRY.maximum_attempts
+    assert result.status == "completed_with_failures"
+    assert "mcp-1-orders-lookup_order" in result.reason
 
 
 async def test_readiness_names_each_server_and_the_failing_one(

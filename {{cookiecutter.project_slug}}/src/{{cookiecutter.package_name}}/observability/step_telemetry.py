@@ -18,6 +18,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 from ..mcp_config import namespaced
 from ..models import CALL_LLM, CALL_MCP_TOOL, RUN_TOOL, LlmResponse, McpCallRequest, ToolRequest
 from .metrics import ServiceMetrics
+from .telemetry import remember_failed_span
 
 # Attribute names: OpenTelemetry's GenAI conventions where they exist.
 MODEL = "gen_ai.response.model"
@@ -58,6 +59,8 @@ class _StepTelemetryInbound(ActivityInboundInterceptor):
         try:
             result = await self.next.execute_activity(input)
         except Exception as error:
+            # The SDK logs the failure after this span closed; give that line its ids.
+            remember_failed_span(error)
             if info.activity_type in TOOL_ACTIVITIES and tool is not None:
                 metrics.tool_call(tool=tool, error=_error_type(error))
             raise
