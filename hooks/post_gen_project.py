@@ -55,6 +55,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             PACKAGE / "devtools" / "dev_vault.py",
             PACKAGE / "cli" / "secrets.py",
             Path("tests") / "test_secrets_vault.py",
+            Path("tests") / "test_mcp_vault.py",
             Path("tests") / "test_vault_policies.py",
             Path("tests") / "test_secrets_cli.py",
             Path("tests") / "test_vault_kubernetes.py",

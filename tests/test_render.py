@@ -47,6 +47,7 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_health_vault.py",
         "tests/test_secrets_vault.py",
         "tests/test_secrets_e2e.py",
+        "tests/test_mcp_vault.py",
     ],
 }
 ALWAYS_PRESENT = [
@@ -75,6 +76,10 @@ ALWAYS_PRESENT = [
     "src/{pkg}/runtime/scopes.py",
     "src/{pkg}/activities/agent.py",
     "src/{pkg}/activities/llm_client.py",
+    "src/{pkg}/activities/mcp.py",
+    "src/{pkg}/mcp_config.py",
+    "examples/mcp/orders_server.py",
+    "tests/test_mcp.py",
     "src/{pkg}/runtime/worker.py",
     "src/{pkg}/devtools/fake_llm.py",
     "src/{pkg}/agent/tools/__init__.py",

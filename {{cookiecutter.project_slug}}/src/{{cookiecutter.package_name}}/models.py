@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # workflow module never imports the (I/O-doing) activity code.
 CALL_LLM = "call_llm"
 RUN_TOOL = "run_tool"
+CALL_MCP_TOOL = "call_mcp_tool"
 WORKFLOW_TYPE = "AgentWorkflow"
 STATUS_QUERY = "status"
 APPROVE_SIGNAL = "approve"
@@ -137,6 +138,10 @@ class ToolCall(_Model):
     requires_approval: bool = False
     # Set by call_llm (from the worker's settings) when the call needs a human decision.
     approval_policy: ApprovalPolicy | None = None
+    # Set when the tool belongs to an MCP server: the workflow runs it with call_mcp_tool.
+    mcp_server: str | None = None
+    mcp_tool: str | None = None
+    mcp_timeout_seconds: float | None = None
 
 
 class ChatMessage(_Model):
@@ -262,6 +267,9 @@ class LlmResponse(_Model):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     attempt: int = 1
+    # The MCP tools the model was shown (listed by this activity): recorded in the
+    # history, so a server that changes its tools later cannot change this step.
+    mcp_tools: list[str] = []
 
 
 class ToolRequest(_Model):
@@ -276,3 +284,12 @@ class ToolResult(_Model):
     output: str
     idempotency_key: str
     attempt: int = 1
+    # An MCP tool that answered isError: the output goes back to the model as an error.
+    is_error: bool = False
+
+
+class McpCallRequest(_Model):
+    server: str
+    tool: str
+    arguments: dict[str, Any]
+    step: int

@@ -42,6 +42,7 @@ from ..secrets import (
 )
 from .llm_breaker import CircuitBreaker
 from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
+from .mcp import McpServers, McpTool
 
 T = TypeVar("T")
 
@@ -81,6 +82,12 @@ class AgentActivities:
         self.breaker = CircuitBreaker(
             settings.llm_fallback_after_attempts, settings.llm_fallback_cooldown_seconds
         )
+        # MCP servers' tools: listed here (worker-side), called by mcp.call_mcp_tool.
+        self.mcp = McpServers(
+            settings.mcp_server_configs(),
+            self.secrets,
+            cache_seconds=settings.mcp_tools_cache_seconds,
+        )
 
     def llm_client(self, base_url: str | None) -> openai.AsyncOpenAI:
         client = self._clients.get(base_url)
@@ -116,6 +123,8 @@ class AgentActivities:
         client = self.llm_client(base_url)
         messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += [_to_openai(message) for message in request.messages]
+        mcp_tools = {tool.name: tool for tool in await self.mcp.tools()}
+        schemas = self._tool_schemas + [tool.openai_schema() for tool in mcp_tools.values()]
         try:
             # Heartbeat while the model thinks: a call lost with its worker is
             # retried after the heartbeat timeout, not the start-to-close timeout.
@@ -124,7 +133,7 @@ class AgentActivities:
                     client.chat.completions.create(
                         model=model,
                         messages=messages,
-                        tools=self._tool_schemas,
+                        tools=schemas,
                     ),
                     activity.heartbeat,
                 ),
@@ -152,7 +161,7 @@ class AgentActivities:
         if not completion.choices:
             raise ApplicationError("LLM returned no choices", type="LlmBadResponse")
         message = completion.choices[0].message
-        calls = [self._check_call(call) for call in message.tool_calls or []]
+        calls = [self._check_call(call, mcp_tools) for call in message.tool_calls or []]
         usage = completion.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
@@ -167,6 +176,7 @@ class AgentActivities:
             completion_tokens=completion_tokens,
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
             attempt=attempt,
+            mcp_tools=list(mcp_tools),
         )
 
     async def _watched(self, call: Awaitable[T], *, primary: bool) -> T:
@@ -195,14 +205,17 @@ class AgentActivities:
         except SecretError:
             return False
 
-    def _check_call(self, call: Any) -> ToolCall:
+    def _check_call(self, call: Any, mcp_tools: dict[str, McpTool] | None = None) -> ToolCall:
         """Parse and validate one tool call; problems become ``error`` for the model to fix."""
         name = str(getattr(getattr(call, "function", None), "name", "") or "")
         raw = str(getattr(getattr(call, "function", None), "arguments", "") or "")
         checked = ToolCall(id=str(call.id), name=name, raw_arguments=raw)
         tool = self.tools.get(name)
+        mcp_tool = (mcp_tools or {}).get(name)
+        if tool is None and mcp_tool is not None:
+            return self._check_mcp_call(checked, mcp_tool)
         if tool is None:
-            known = ", ".join(sorted(self.tools)) or "none"
+            known = ", ".join(sorted([*self.tools, *(mcp_tools or {})])) or "none"
             return checked.model_copy(
                 update={"error": f"unknown tool {name!r}; available tools: {known}"}
             )
@@ -229,6 +242,29 @@ class AgentActivities:
                 "arguments": arguments,
                 "requires_approval": needs_approval,
                 "approval_policy": approval_policy(self.settings) if needs_approval else None,
+            }
+        )
+
+    def _check_mcp_call(self, checked: ToolCall, tool: McpTool) -> ToolCall:
+        """An MCP tool call: arguments must be a JSON object (the server checks the rest)."""
+        try:
+            arguments = json.loads(checked.raw_arguments or "{}")
+        except json.JSONDecodeError as error:
+            arguments = None
+            problem = f"arguments for {checked.name} are not valid JSON ({error.msg})"
+        else:
+            problem = f"arguments for {checked.name} must be an object"
+        if not isinstance(arguments, dict):
+            return checked.model_copy(update={"error": problem})
+        needs_approval = self.settings.approval_tools.get(checked.name, tool.requires_approval)
+        return checked.model_copy(
+            update={
+                "arguments": arguments,
+                "requires_approval": needs_approval,
+                "approval_policy": approval_policy(self.settings) if needs_approval else None,
+                "mcp_server": tool.server,
+                "mcp_tool": tool.tool,
+                "mcp_timeout_seconds": tool.timeout_seconds,
             }
         )
 

@@ -180,7 +180,10 @@ class AgentWorkflow:
         state = self._state
         # Readable and deterministic: tool-3-search_docs (a repeated name gets -2, -3...).
         repeat = sum(1 for earlier in calls[:index] if earlier.name == call.name)
-        activity_id = f"tool-{state.step}-{call.name}" + (f"-{repeat + 1}" if repeat else "")
+        prefix = f"tool-{state.step}-{call.name}"
+        if call.mcp_server is not None:  # an MCP server's tool: mcp-3-orders-create_refund
+            prefix = f"mcp-{state.step}-{call.mcp_server}-{call.mcp_tool}"
+        activity_id = prefix + (f"-{repeat + 1}" if repeat else "")
         if call.error is not None:
             return self._tool_error(activity_id, call, call.error)
         refusal = await self._before_tool(call, activity_id)
