@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -39,7 +40,9 @@ from ..secrets import (
     create_provider,
     tool_scope,
 )
+from .events import TextPublisher
 from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
+from .llm_stream import streamed_completion
 
 
 def idempotency_key() -> str:
@@ -106,15 +109,17 @@ class AgentActivities:
         client = self.llm_client(base_url)
         messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += [_to_openai(message) for message in request.messages]
+        publisher = TextPublisher(
+            enabled=settings.streaming,
+            batch_seconds=settings.stream_batch_seconds,
+            step=request.step,
+        )
         try:
+            await publisher.start()
             # Heartbeat while the model thinks: a call lost with its worker is
             # retried after the heartbeat timeout, not the start-to-close timeout.
             completion = await heartbeating(
-                client.chat.completions.create(
-                    model=model,
-                    messages=messages,
-                    tools=self._tool_schemas,
-                ),
+                self._complete(client, publisher, model=model, messages=messages),
                 activity.heartbeat,
             )
         except SecretError as error:  # the key could not be read (Vault down, denied...)
@@ -155,6 +160,17 @@ class AgentActivities:
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
             attempt=attempt,
         )
+
+    async def _complete(
+        self, client: openai.AsyncOpenAI, publisher: TextPublisher, **request: Any
+    ) -> ChatCompletion:
+        """Streamed (followers see the text as it comes) unless AGENT_STREAMING is off."""
+        if self.settings.streaming:
+            return await streamed_completion(client, publisher, tools=self._tool_schemas, **request)
+        completion: ChatCompletion = await client.chat.completions.create(
+            tools=self._tool_schemas, **request
+        )
+        return completion
 
     async def _key_was_rotated(self, used: str) -> bool:
         """After a 401: drop the cached key and tell whether the store now holds another."""

@@ -288,9 +288,10 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                 fake.track("llm", 1)
                 try:
                     reply = fake.chat(body)
-                    if body.get("stream") and isinstance(reply.payload, dict) and reply.status == 200:
+                    payload = reply.payload
+                    if body.get("stream") and isinstance(payload, dict) and reply.status == 200:
                         options = body.get("stream_options") or {}
-                        self._stream(reply, bool(options.get("include_usage")))
+                        self._stream(payload, reply, bool(options.get("include_usage")))
                     else:
                         self._send(reply.status, reply.headers, reply.payload)
                 finally:
@@ -333,8 +334,7 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.outbox_delay_seconds)
             self._send(200, {}, {"accepted": True, "duplicate": not performed})
 
-        def _stream(self, reply: Reply, include_usage: bool) -> None:
-            assert isinstance(reply.payload, dict)
+        def _stream(self, payload: dict[str, Any], reply: Reply, include_usage: bool) -> None:
             try:
                 self.send_response(200, "OK")
                 self.send_header("Content-Type", "text/event-stream")
@@ -345,7 +345,7 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 fake_llm_stream.write(
                     self.wfile,
-                    reply.payload,
+                    payload,
                     include_usage=include_usage,
                     drop_after_tokens=reply.drop_after_tokens,
                     token_delay_seconds=reply.token_delay_seconds,

@@ -13,7 +13,8 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 
 # A token is a word with the whitespace after it (or a run of leading whitespace).
 _TOKEN = re.compile(r"\s+|\S+\s*")
@@ -62,7 +63,7 @@ def is_token(chunk: dict[str, Any]) -> bool:
 
 
 def write(
-    out: BinaryIO,
+    out: BufferedIOBase,
     body: dict[str, Any],
     *,
     include_usage: bool,
