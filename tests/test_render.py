@@ -24,6 +24,9 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_api.py",
         "tests/test_approval_api.py",
         "tests/test_approval_page.py",
+        "tests/test_streaming_api.py",
+        "src/{pkg}/api/events.py",
+        "src/{pkg}/api/live_page.py",
     ],
     ("payload_encryption", True): [
         "src/{pkg}/runtime/codec.py",

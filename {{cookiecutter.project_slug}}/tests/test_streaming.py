@@ -8,6 +8,8 @@ reply cut mid-stream is retried and followers see ``retrying`` then the new text
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from typing import Any
 
@@ -20,7 +22,8 @@ from {{ cookiecutter.package_name }}.models import AgentRequest, RunEvent
 from {{ cookiecutter.package_name }}.runtime.follow import Replies, follow
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
-from tests.agent_support import running_workers, script, settings_for
+from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
+from tests.support import CONFIG_PREFIXES, run_cli
 
 SEARCH = {"name": "search_docs", "arguments": {"query": "refund"}}
 ANSWER = " ".join(f"word{n}" for n in range(40))
@@ -154,3 +157,59 @@ async def test_streaming_off_sends_no_text_but_the_steps(
     assert result.answer == ANSWER
     assert kinds == ["step_started", "run_finished"]
     assert await publish_signals(dev_client, handle.id) == 0
+
+
+async def test_run_follow_prints_the_text_as_it_comes_then_the_summary(
+    dev_client: Client, temporal_address: str, fake_llm: FakeLlmServer
+) -> None:
+    fake_llm.script = script(
+        {"tool_calls": [SEARCH]}, {"content": ANSWER, "token_delay_seconds": 0.05}
+    )
+    async with running_workers(dev_client, settings_for(fake_llm)) as queue:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)},
+            "TEMPORAL_ADDRESS": temporal_address,
+            "AGENT_TASK_QUEUE": queue,
+            **LOOP_ENV,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}",
+            "run",
+            "refunds?",
+            "--follow",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        chunks: list[tuple[float, str]] = []
+        while chunk := await asyncio.wait_for(process.stdout.read(256), 60):
+            chunks.append((time.monotonic(), chunk.decode()))
+        code = await process.wait()
+        ended = time.monotonic()
+    output = "".join(text for _, text in chunks)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].startswith("agent-")
+    assert lines[1:5] == [
+        "-- step 1",
+        "   tool search_docs started",
+        "   tool search_docs finished",
+        "-- step 2",
+    ]
+    assert lines[5] == ANSWER
+    assert lines[6] == "-- run finished: completed"
+    assert lines[7].startswith("steps: 2  tokens: ")
+    assert "\r" not in output  # not a terminal: no spinner
+    first_words = next(at for at, text in chunks if "word0" in text)
+    assert ended - first_words > 0.5  # printed while the model was still writing
+
+
+async def test_follow_an_unknown_run_is_one_clear_line(temporal_address: str) -> None:
+    result = await asyncio.to_thread(
+        run_cli, "follow", "no-such-run", env={"TEMPORAL_ADDRESS": temporal_address, **LOOP_ENV}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot follow run no-such-run: "), result.stderr
+    assert "Traceback" not in result.stderr
