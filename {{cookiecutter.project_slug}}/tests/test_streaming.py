@@ -19,6 +19,7 @@ from temporalio.client import Client
 from {{ cookiecutter.package_name }}.activities.events import MAX_BATCHES
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, RunEvent
+from {{ cookiecutter.package_name }}.observability.redaction import REDACTED, SECRET_VALUES
 from {{ cookiecutter.package_name }}.runtime.follow import Replies, follow
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
@@ -213,3 +214,25 @@ async def test_follow_an_unknown_run_is_one_clear_line(temporal_address: str) ->
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot follow run no-such-run: "), result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_secret_cut_across_batches_never_reaches_the_events(
+    dev_client: Client, fake_llm: FakeLlmServer
+) -> None:
+    secret = "open sesame 4711-xyz"  # three tokens: each would go in its own batch
+    SECRET_VALUES.add(secret)
+    reply = f"The vault code is {secret} as requested."
+    fake_llm.script = script({"content": reply, "token_delay_seconds": 0.3})
+    async with running_workers(dev_client, settings_for(fake_llm)) as queue:
+        handle = await start_run(dev_client, AgentRequest(task="hi"), task_queue=queue)
+        texts = [e.text for _, e, _ in await collect(dev_client, handle.id) if e.kind == "text"]
+    assert len(texts) >= 3  # sent in pieces
+    assert "".join(texts) == reply.replace(secret, REDACTED)
+    assert not any(part in text for text in texts for part in ("sesame", "4711"))
+
+
+def test_the_held_back_tail_is_the_longest_start_of_a_secret() -> None:
+    SECRET_VALUES.add("abcdef-secret-1")
+    assert SECRET_VALUES.longest_prefix_at_end("text ends with abc") == 3
+    assert SECRET_VALUES.longest_prefix_at_end("text ends with abcdef-se") == 9
+    assert SECRET_VALUES.longest_prefix_at_end("text ends plainly") == 0
