@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -18,13 +19,15 @@ from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.activities.events import MAX_BATCHES
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest, RunEvent
 from {{ cookiecutter.package_name }}.observability.redaction import REDACTED, SECRET_VALUES
 from {{ cookiecutter.package_name }}.runtime.follow import Replies, follow
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
-from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
+from tests.agent_support import LOOP_ENV, running_workers, script, settings_for, unique_queue
 from tests.support import CONFIG_PREFIXES, run_cli
+from tests.test_chaos import kill, start_worker, wait_polling, wait_until, worker_env
 
 SEARCH = {"name": "search_docs", "arguments": {"query": "refund"}}
 ANSWER = " ".join(f"word{n}" for n in range(40))
@@ -236,3 +239,48 @@ def test_the_held_back_tail_is_the_longest_start_of_a_secret() -> None:
     assert SECRET_VALUES.longest_prefix_at_end("text ends with abc") == 3
     assert SECRET_VALUES.longest_prefix_at_end("text ends with abcdef-se") == 9
     assert SECRET_VALUES.longest_prefix_at_end("text ends plainly") == 0
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_stream_followers_see_retrying_then_the_whole_reply(
+    dev_client: Client, temporal_address: str
+) -> None:
+    with FakeLlmServer(script({"content": ANSWER, "token_delay_seconds": 0.1})) as fake:
+        queue = unique_queue()
+        env = worker_env(fake, temporal_address, queue)
+        doomed = start_worker(env)
+        survivor: subprocess.Popen[bytes] | None = None
+        try:
+            await wait_polling(dev_client, queue, doomed)
+            handle = await start_run(dev_client, AgentRequest(task="hi"), task_queue=queue)
+            seen: list[RunEvent] = []
+
+            async def follower() -> None:
+                async for _, event in follow(dev_client, handle.id):
+                    seen.append(event)
+
+            following = asyncio.create_task(follower())
+            await wait_until(lambda: any(e.kind == "text" for e in seen), 30, "streamed text")
+            kill(doomed)  # mid-reply: the model is still writing
+            assert fake.tokens_sent < len(ANSWER.split())
+            survivor = start_worker(env)
+            result = await asyncio.wait_for(handle.result(), 90)
+            await asyncio.wait_for(following, 30)
+        finally:
+            stop_process(doomed)
+            if survivor is not None:
+                stop_process(survivor)
+    assert result.answer == ANSWER
+    assert [r.attempt for r in result.steps] == [2]
+    kinds = [e.kind for e in seen]
+    first_retry = kinds.index("retrying")
+    before = "".join(e.text for e in seen[:first_retry] if e.kind == "text")
+    assert before
+    assert ANSWER.startswith(before)
+    assert before != ANSWER
+    assert seen[first_retry].attempt == 2
+    replies = Replies()
+    for event in seen:
+        replies.apply(event)
+    assert replies.text == {1: ANSWER}
+    assert kinds[-1] == "run_finished"
