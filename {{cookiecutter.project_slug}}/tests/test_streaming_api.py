@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "tok-alice-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ANSWER = " ".join(f"word{n}" for n in range(30))
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 async def read_sse(
@@ -146,6 +148,28 @@ async def test_the_live_page_shows_text_before_the_run_ends_and_the_approval_app
     assert len(fake.emails) == 1
 
 
-def test_readme_curl_example_streams_a_finished_run() -> None:
-    """Checked in test_runbooks: the README's `curl -N` line (needs curl)."""
-    assert shutil.which("curl") or os.environ.get("CI") is None
+async def test_the_readme_curl_example_streams_a_finished_run(
+    dev_client: Client, temporal_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = README.read_text(encoding="utf-8")
+    [command] = [line for line in readme.splitlines() if line.startswith("curl -N ")]
+    curl = shutil.which("curl")
+    assert curl is not None, "curl is needed to check the README's curl -N example"
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    with FakeLlmServer(script({"content": ANSWER})) as fake:
+        settings = settings_for(fake, api_tokens={"alice": SecretStr(TOKEN)})
+        async with running_workers(dev_client, settings) as queue:
+            handle = await start_run(dev_client, AgentRequest(task="hi"), task_queue=queue)
+            await handle.result()
+            with serving(create_app(settings.model_copy(update={"task_queue": queue}))) as url:
+                line = command.replace("http://localhost:8000", url)
+                env = {**os.environ, "TOKEN": TOKEN, "RUN_ID": handle.id}
+                process = await asyncio.create_subprocess_shell(
+                    line, env=env, stdout=asyncio.subprocess.PIPE
+                )
+                out, _ = await asyncio.wait_for(process.communicate(), 30)
+    text = out.decode()
+    assert process.returncode == 0
+    assert text.startswith("id: 0\nevent: step_started\n")
+    assert "event: run_finished" in text
+    assert text.rstrip().endswith("event: end\ndata: {}")

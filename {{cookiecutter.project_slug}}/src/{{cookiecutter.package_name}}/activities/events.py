@@ -45,6 +45,7 @@ class TextPublisher:
         self._run_id = ""
         self._client: WorkflowStreamClient | None = None
         self._topic: TopicHandle[RunEvent] | None = None
+        self._sending: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Called once the activity runs; a retried attempt says so first."""
@@ -77,6 +78,8 @@ class TextPublisher:
 
     async def finish(self) -> None:
         """Send what is left; call before the activity returns (its result follows the text)."""
+        if self._sending is not None:
+            await self._sending
         if self._topic is not None:
             await self._send_text(final=True)
 
@@ -88,7 +91,13 @@ class TextPublisher:
         if ready and self._topic is not None and self._client is not None:
             self._publish(self._topic, "text", ready)
             self._batches += 1
-            await self._flush(self._client)
+            self._last_flush = time.monotonic()
+            if final:
+                await self._flush(self._client)
+            elif self._sending is None or self._sending.done():
+                # In the background: the reply keeps being read while the signal goes
+                # out (a batch published meanwhile goes with this flush).
+                self._sending = asyncio.create_task(self._flush(self._client))
 
     def _publish(self, topic: TopicHandle[RunEvent], kind: EventKind, text: str) -> None:
         event = RunEvent(
@@ -102,7 +111,6 @@ class TextPublisher:
         topic.publish(event)
 
     async def _flush(self, client: WorkflowStreamClient) -> None:
-        self._last_flush = time.monotonic()
         try:
             await asyncio.wait_for(client.flush(), FLUSH_TIMEOUT_SECONDS)
         except Exception as error:  # live text is best effort: the call goes on

@@ -24,8 +24,9 @@ be ``{"delay_seconds": 3}`` (a slow answer, e.g. past the client's timeout) or
 
 A request with ``"stream": true`` is answered with OpenAI-style SSE chunks, one
 per token, each after the turn's ``token_delay_seconds`` (or the server's
-``token_delay_seconds``); a fault ``{"drop_after_tokens": 5}`` closes the
-connection after five tokens (see ``fake_llm_stream.py``).
+``token_delay_seconds``; a plain reply waits as long in one go, so both are as
+fast); a fault ``{"drop_after_tokens": 5}`` closes the connection after five
+tokens (see ``fake_llm_stream.py``).
 
 ``GET /script`` returns the current script and ``PUT /script`` replaces it, so a
 load test can give a running scripted model its latency and an echoing script.
@@ -91,8 +92,10 @@ class FakeLlmServer:
         self.script = script
         # The pause before each streamed token when the turn sets none.
         self.token_delay_seconds = token_delay_seconds
-        # Streamed tokens written so far (tests wait for a reply to be mid-stream).
+        # Streamed tokens written so far (tests wait for a reply to be mid-stream), and
+        # when (time.monotonic()) each streamed reply's first token went out.
         self.tokens_sent = 0
+        self.first_token_times: list[float] = []
         self.calls: list[LoggedCall] = []
         self.emails: list[dict[str, Any]] = []
         self.outbox_keys: list[str] = []
@@ -214,9 +217,11 @@ class FakeLlmServer:
             token_delay_seconds=self.token_delay_seconds if token_delay is None else token_delay,
         )
 
-    def count_token(self) -> None:
+    def count_token(self, index: int) -> None:
         with self._lock:
             self.tokens_sent += 1
+            if index == 0:
+                self.first_token_times.append(time.monotonic())
 
     def _due_fault(
         self, conversation: str, turn_number: int, turn: Turn, model: str
@@ -293,6 +298,8 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                         options = body.get("stream_options") or {}
                         self._stream(payload, reply, bool(options.get("include_usage")))
                     else:
+                        if isinstance(payload, dict):
+                            fake_llm_stream.pace(payload, reply.token_delay_seconds)
                         self._send(reply.status, reply.headers, reply.payload)
                 finally:
                     fake.track("llm", -1)

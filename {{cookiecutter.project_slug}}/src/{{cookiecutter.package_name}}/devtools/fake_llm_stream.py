@@ -57,6 +57,13 @@ def sse(data: dict[str, Any] | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
+def pace(body: dict[str, Any], token_delay_seconds: float) -> None:
+    """A plain (not streamed) reply takes as long as its tokens would have: same model speed."""
+    if token_delay_seconds and body.get("choices"):
+        content = body["choices"][0]["message"].get("content") or ""
+        time.sleep(token_delay_seconds * len(tokens(content)))
+
+
 def is_token(chunk: dict[str, Any]) -> bool:
     choices = chunk.get("choices") or []
     return bool(choices and choices[0]["delta"].get("content"))
@@ -69,7 +76,7 @@ def write(
     include_usage: bool,
     drop_after_tokens: int | None,
     token_delay_seconds: float,
-    on_token: Callable[[], None],
+    on_token: Callable[[int], None],
 ) -> None:
     """Write the reply as SSE, one flush per chunk; stop early (no [DONE]) on a drop fault."""
     sent = 0
@@ -79,8 +86,8 @@ def write(
                 return
             if token_delay_seconds:
                 time.sleep(token_delay_seconds)
+            on_token(sent)
             sent += 1
-            on_token()
         out.write(sse(chunk))
         out.flush()
     out.write(sse("[DONE]"))
