@@ -119,7 +119,7 @@ class Bench:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
         # The service's own dev-server command (it registers the approval search attribute).
-        stack = importlib.import_module(f"{self.args.package}.stack")
+        stack = importlib.import_module(f"{self.args.package}.devtools.stack")
         self.processes.append(start(stack.dev_server_command(port, db_file=None, ui_port=None)))
         self.client = await connect(self.address)
         llm_port = free_port()
@@ -206,13 +206,15 @@ class Bench:
                 raise RuntimeError(f"worker {pid} never polled {queue}")
             await asyncio.sleep(0.1)
 
-    async def recovery(self, kind: str, trial: int) -> float:
-        """Seconds from SIGKILL of the busy worker to its step starting again on the standby."""
+    async def recovery(self, kind: str, trial: int) -> tuple[float, float]:
+        """Seconds from SIGKILL of the busy worker to its step starting again on the standby,
+        and to the run completing there (the rest of the run, and any wait for the dead
+        worker's sticky queue, included)."""
         package = self.args.package
-        fake_llm = importlib.import_module(f"{package}.fake_llm")
+        fake_llm = importlib.import_module(f"{package}.devtools.fake_llm")
         models = importlib.import_module(f"{package}.models")
-        runs = importlib.import_module(f"{package}.runs")
-        plugin = importlib.import_module(f"{package}.plugin")
+        runs = importlib.import_module(f"{package}.runtime.runs")
+        plugin = importlib.import_module(f"{package}.runtime.plugin")
         send = {
             "name": "send_email",
             "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
@@ -269,9 +271,10 @@ class Bench:
                 raise EarlyRetryError(f"{kind} step retried {ahead:.1f} s before the kill")
             again = min(at for at in arrivals() if at > killed)
             result = await asyncio.wait_for(handle.result(), 60)
+            completed = time.monotonic()
             if result.status != "completed":
                 raise RuntimeError(f"recovery run ended {result.status}: {result.reason}")
-            return again - killed
+            return again - killed, completed - killed
         finally:
             stop(busy)
             if standby is not None:
@@ -286,10 +289,10 @@ class Bench:
         service receives the call.
         """
         package = self.args.package
-        fake_llm = importlib.import_module(f"{package}.fake_llm")
+        fake_llm = importlib.import_module(f"{package}.devtools.fake_llm")
         models = importlib.import_module(f"{package}.models")
-        runs = importlib.import_module(f"{package}.runs")
-        plugin = importlib.import_module(f"{package}.plugin")
+        runs = importlib.import_module(f"{package}.runtime.runs")
+        plugin = importlib.import_module(f"{package}.runtime.plugin")
         send = {
             "name": "send_email",
             "arguments": {"to": "ops@example.com", "subject": "s", "body": "b"},
@@ -345,20 +348,23 @@ class Bench:
             single = await self.pair(args.single_runs, 1)
             log(f"bare without eager activities: {args.single_runs} runs at concurrency 1")
             single["bare_no_eager"] = await self.bare_load(args.single_runs, 1, "bench-bare-no-eager")
-            policies = importlib.import_module(f"{args.package}.policies")
+            policies = importlib.import_module(f"{args.package}.agent.policies")
             recovery: dict[str, Any] = {
                 "tool_heartbeat_timeout_seconds": policies.TOOL_HEARTBEAT_TIMEOUT.total_seconds(),
                 "llm_heartbeat_timeout_seconds": policies.LLM_HEARTBEAT_TIMEOUT.total_seconds(),
             }
             for kind in ("tool", "llm") if args.recovery_trials else ():
                 samples: list[float] = []
+                completed: list[float] = []
                 discarded: list[str] = []
                 trial = 0
                 while len(samples) < args.recovery_trials and len(discarded) < 3:
                     trial += 1
                     log(f"recovery after SIGKILL mid {kind} step, trial {trial}")
                     try:
-                        samples.append(await self.recovery(kind, trial))
+                        step, run = await self.recovery(kind, trial)
+                        samples.append(step)
+                        completed.append(run)
                     except EarlyRetryError as error:
                         log(f"discarded: {error}")
                         discarded.append(str(error))
@@ -366,6 +372,8 @@ class Bench:
                     "samples_seconds": samples,
                     "median_seconds": statistics.median(samples),
                     "max_seconds": max(samples),
+                    "completed_samples_seconds": completed,
+                    "completed_max_seconds": max(completed),
                     "discarded": discarded,
                 }
             approval: dict[str, Any] = {}

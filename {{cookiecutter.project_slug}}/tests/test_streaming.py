@@ -284,3 +284,21 @@ async def test_a_worker_killed_mid_stream_followers_see_retrying_then_the_whole_
         replies.apply(event)
     assert replies.text == {1: ANSWER}
     assert kinds[-1] == "run_finished"
+
+
+async def test_follow_from_an_offset_prints_the_rest_of_a_finished_run(
+    dev_client: Client, temporal_address: str, fake_llm: FakeLlmServer
+) -> None:
+    fake_llm.script = script({"tool_calls": [SEARCH]}, {"content": "Five days."})
+    async with running_workers(dev_client, settings_for(fake_llm)) as queue:
+        handle = await start_run(dev_client, AgentRequest(task="refunds?"), task_queue=queue)
+        await handle.result()
+        env = {"TEMPORAL_ADDRESS": temporal_address, "AGENT_TASK_QUEUE": queue, **LOOP_ENV}
+        # As the README shows it: `follow <id> --from N` re-attaches after event N - 1.
+        result = await asyncio.to_thread(run_cli, "follow", handle.id, "--from", "3", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "-- step 2",
+        "Five days.",
+        "-- run finished: completed",
+    ]

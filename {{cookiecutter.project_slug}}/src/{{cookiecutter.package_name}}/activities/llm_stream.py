@@ -17,6 +17,8 @@ from temporalio.exceptions import ApplicationError
 
 from .events import TextPublisher
 
+STREAM_INTERRUPTED = "LlmStreamInterrupted"
+
 
 async def streamed_completion(
     client: openai.AsyncOpenAI, publisher: TextPublisher, **request: Any
@@ -35,12 +37,12 @@ async def streamed_completion(
                     finished = finished or choice.finish_reason is not None
     except httpx.HTTPError as error:  # the connection broke while reading the body
         raise ApplicationError(
-            f"LLM stream broke mid-reply: {error}", type="LlmStreamInterrupted"
+            f"LLM stream broke mid-reply: {error}", type=STREAM_INTERRUPTED
         ) from None
     if not finished:
         # The server closed the stream without a finish reason: a cut reply, try again.
         raise ApplicationError(
-            "LLM stream ended before the reply was complete", type="LlmStreamInterrupted"
+            "LLM stream ended before the reply was complete", type=STREAM_INTERRUPTED
         )
     await publisher.finish()
     return state.get_final_completion()
