@@ -21,7 +21,11 @@ from {{ cookiecutter.package_name }}.activities.events import MAX_BATCHES
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest, RunEvent
-from {{ cookiecutter.package_name }}.observability.redaction import REDACTED, SECRET_VALUES
+from {{ cookiecutter.package_name }}.observability.redaction import (
+    REDACTED,
+    SECRET_VALUES,
+    SecretRegistry,
+)
 from {{ cookiecutter.package_name }}.runtime.follow import Replies, follow
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
@@ -235,10 +239,11 @@ async def test_a_secret_cut_across_batches_never_reaches_the_events(
 
 
 def test_the_held_back_tail_is_the_longest_start_of_a_secret() -> None:
-    SECRET_VALUES.add("abcdef-secret-1")
-    assert SECRET_VALUES.longest_prefix_at_end("text ends with abc") == 3
-    assert SECRET_VALUES.longest_prefix_at_end("text ends with abcdef-se") == 9
-    assert SECRET_VALUES.longest_prefix_at_end("text ends plainly") == 0
+    registry = SecretRegistry()  # not the process-wide one other tests fill
+    registry.add("abcdef-secret-1")
+    assert registry.longest_prefix_at_end("text ends with abc") == 3
+    assert registry.longest_prefix_at_end("text ends with abcdef-se") == 9
+    assert registry.longest_prefix_at_end("text ends plainly") == 0
 
 
 @pytest.mark.slow
