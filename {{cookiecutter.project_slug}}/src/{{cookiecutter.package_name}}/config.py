@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", min_length=1)
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Live events: stream the model's text to followers (run --follow, SSE, the page).
+    # Off: plain calls, no text events (step, tool, approval and run events remain).
+    streaming: bool = True
+    # The first text goes at once; later batches at most this often (see activities/events.py).
+    stream_batch_seconds: float = Field(default=0.5, gt=0)
     # Enforced by the Temporal server across all workers on the LLM task queue.
     llm_max_requests_per_second: float = Field(default=5.0, gt=0)
     # After this many failed attempts with retryable errors, the fallback answers; after

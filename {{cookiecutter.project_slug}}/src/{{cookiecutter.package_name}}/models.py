@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 # Activity type names: the workflow refers to activities by these names only, so the
 # workflow module never imports the (I/O-doing) activity code.
@@ -28,6 +29,8 @@ AWAITING_APPROVAL_ATTRIBUTE = "AwaitingApproval"
 # because the settings check a fallback against it too (``config.fallback_problems``).
 LLM_MAX_ATTEMPTS = 5
 LLM_QUEUE_SUFFIX = "-llm"
+# The run's live events (temporalio.contrib.workflow_streams) are published on this topic.
+EVENTS_TOPIC = "events"
 
 RunState = Literal[
     "starting",
@@ -215,6 +218,9 @@ class AgentRequest(_Model):
     resume: AgentState | None = Field(
         default=None, description="set by continue-as-new; leave empty when starting a run"
     )
+    stream: WorkflowStreamState | None = Field(
+        default=None, description="set by continue-as-new: the live events so far"
+    )
 
 
 class AgentResult(_Model):
@@ -293,3 +299,36 @@ class McpCallRequest(_Model):
     tool: str
     arguments: dict[str, Any]
     step: int
+
+
+# --- live events (streaming) -----------------------------------------------------
+
+EventKind = Literal[
+    "step_started",
+    "text",
+    "retrying",
+    "tool_started",
+    "tool_finished",
+    "tool_failed",
+    "approval_requested",
+    "approval_decided",
+    "budget_exceeded",
+    "run_finished",
+]
+
+
+class RunEvent(_Model):
+    """One live event of a run: what a follower prints, the SSE route sends, the page shows.
+
+    ``text`` is a reply's text delta for ``text`` events, else a short detail (a
+    tool's outcome, an approval's decision, a run's reason); never a tool's output.
+    """
+
+    kind: EventKind
+    run_id: str
+    step: int = 0
+    attempt: int = 1
+    at: datetime
+    text: str = ""
+    tool: str | None = None
+    status: str | None = None

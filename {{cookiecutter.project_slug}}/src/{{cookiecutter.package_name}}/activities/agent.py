@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -40,8 +41,10 @@ from ..secrets import (
     create_provider,
     tool_scope,
 )
+from .events import TextPublisher
 from .llm_breaker import CircuitBreaker
 from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
+from .llm_stream import STREAM_INTERRUPTED, streamed_completion
 from .mcp import McpServers, McpTool
 
 T = TypeVar("T")
@@ -125,15 +128,19 @@ class AgentActivities:
         messages += [_to_openai(message) for message in request.messages]
         mcp_tools = {tool.name: tool for tool in await self.mcp.tools()}
         schemas = self._tool_schemas + [tool.openai_schema() for tool in mcp_tools.values()]
+        publisher = TextPublisher(
+            enabled=settings.streaming,
+            batch_seconds=settings.stream_batch_seconds,
+            step=request.step,
+        )
         try:
+            await publisher.start()
             # Heartbeat while the model thinks: a call lost with its worker is
             # retried after the heartbeat timeout, not the start-to-close timeout.
             completion = await self._watched(
                 heartbeating(
-                    client.chat.completions.create(
-                        model=model,
-                        messages=messages,
-                        tools=schemas,
+                    self._complete(
+                        client, publisher, model=model, messages=messages, tools=schemas
                     ),
                     activity.heartbeat,
                 ),
@@ -179,6 +186,15 @@ class AgentActivities:
             mcp_tools=list(mcp_tools),
         )
 
+    async def _complete(
+        self, client: openai.AsyncOpenAI, publisher: TextPublisher, **request: Any
+    ) -> ChatCompletion:
+        """Streamed (followers see the text as it comes) unless AGENT_STREAMING is off."""
+        if self.settings.streaming:
+            return await streamed_completion(client, publisher, **request)
+        completion: ChatCompletion = await client.chat.completions.create(**request)
+        return completion
+
     async def _watched(self, call: Awaitable[T], *, primary: bool) -> T:
         """Await a model call; for the primary, tell the breaker how it went."""
         if not primary:
@@ -190,6 +206,10 @@ class AgentActivities:
             if to_application_error(error).non_retryable:
                 self.breaker.record_success()
             else:
+                self.breaker.record_failure()
+            raise
+        except ApplicationError as error:
+            if error.type == STREAM_INTERRUPTED:  # a reply cut mid-stream is an outage too
                 self.breaker.record_failure()
             raise
         self.breaker.record_success()
