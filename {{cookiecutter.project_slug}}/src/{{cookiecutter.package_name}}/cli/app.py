@@ -18,7 +18,7 @@ from .. import SERVICE_NAME
 from ..config import ConfigError
 from ..observability.telemetry import configure_process
 from ..secrets import SecretError
-from . import approvals, chat, conversations, history, local, quality, runs, service
+from . import approvals, chat, conversations, follow, history, local, quality, runs, service
 from .common import EXIT_CONFIG_ERROR
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ GROUPS = [
     runs,
     conversations,
     chat,
+    follow,
     local,
     history,
     approvals,

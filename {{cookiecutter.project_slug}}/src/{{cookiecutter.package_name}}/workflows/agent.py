@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from ..observability import workflow_telemetry
 
 from .agent_loop import AgentLoop
+from .events import RunEvents
 from .steps import Budget, LoopContext, RunEndError
 
 
@@ -46,13 +47,17 @@ class AgentWorkflow:
     # The loop this workflow runs (a test or a later version can swap in a subclass).
     loop_type: type[AgentLoop] = AgentLoop
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, request: AgentRequest | None = None) -> None:
         self._state = AgentState()
         self._trace_id: str | None = None
         self._run_span: workflow_telemetry.RunSpan | None = None
         # The loop and its approval gate work on this run's state (replaced on resume).
         self._agent = self.loop_type(lambda: self._state)
         self._gate = self._agent.gate
+        # Live events for followers; continue-as-new hands the log on.
+        self._events = RunEvents(request.stream if request is not None else None)
+        self._agent.events = self._events
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
@@ -82,6 +87,7 @@ class AgentWorkflow:
                 result = self._finish("completed", "", answer)
         except RunEndError as ended:
             result = self._finish(ended.status, ended.reason, ended.answer)
+        self._publish_end(result)
         # Let in-flight signal and update handlers (approvals) finish first.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
@@ -168,12 +174,23 @@ class AgentWorkflow:
         ):
             return
         # Signals and updates (approvals) must finish before the history is cut.
+        self._events.release_followers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         carried = self._state.model_copy(update={"runs": self._state.runs + 1})
         workflow.logger.info(
             "continuing as new after %d steps", self._state.step, extra={"runs": carried.runs}
         )
-        workflow.continue_as_new(request.model_copy(update={"resume": carried}))
+        workflow.continue_as_new(
+            request.model_copy(update={"resume": carried, "stream": self._events.state()})
+        )
+
+    def _publish_end(self, result: AgentResult) -> None:
+        """The last events (the budget that stopped the run, then its end); followers stop there."""
+        step = self._state.step
+        if result.status == "budget_exceeded":
+            self._events.publish("budget_exceeded", step, text=result.reason)
+        self._events.publish("run_finished", step, status=result.status, text=result.reason)
+        self._events.release_followers()
 
     def _finish(self, status: ResultStatus, reason: str, answer: str | None) -> AgentResult:
         self._agent.run_state = status

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         AgentState,
         ApprovalContext,
         ChatMessage,
+        EventKind,
         LlmResponse,
         RunState,
         ToolCall,
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
 
 from . import steps
 from .approval_gate import ApprovalGate
+from .events import RunEvents
 from .steps import Budget, LoopContext, RunEndError
 
 BeforeStep = Callable[[], Awaitable[None]]
@@ -42,6 +44,8 @@ class AgentLoop:
         self.run_state: RunState = "starting"
         self.gate = ApprovalGate(state)
         self._context = LoopContext(task="")
+        # Live events (a one-task run streams them to followers); None publishes nothing.
+        self.events: RunEvents | None = None
 
     async def run(
         self, context: LoopContext, budget: Budget, before_step: BeforeStep | None = None
@@ -59,6 +63,8 @@ class AgentLoop:
                 await before_step()
                 state = self._state()
             state.step += 1
+            if self.events is not None:
+                self.events.publish("step_started", state.step)
             response = await self._call_llm(context)
             if response.content is not None and not response.tool_calls:
                 steps.check_budgets(state, budget, answer=response.content)
@@ -85,7 +91,10 @@ class AgentLoop:
         state = self._state()
         # Readable and deterministic: tool-3-search_docs (a repeated name gets -2, -3...).
         repeat = sum(1 for earlier in calls[:index] if earlier.name == call.name)
-        activity_id = f"tool-{state.step}-{call.name}" + (f"-{repeat + 1}" if repeat else "")
+        prefix = f"tool-{state.step}-{call.name}"
+        if call.mcp_server is not None:  # an MCP server's tool: mcp-3-orders-create_refund
+            prefix = f"mcp-{state.step}-{call.mcp_server}-{call.mcp_tool}"
+        activity_id = prefix + (f"-{repeat + 1}" if repeat else "")
         if call.error is not None:
             return self._tool_error(activity_id, call, call.error)
         refusal = await self._before_tool(call, activity_id)
@@ -93,7 +102,11 @@ class AgentLoop:
             steps.record_tool(state, activity_id, call, "skipped", refusal)
             return refusal
         self.run_state = "running_tool"
-        return await steps.run_tool(state, context, call, activity_id, self._tool_error)
+        self._publish("tool_started", state.step, tool=call.name)
+        output = await steps.run_tool(state, context, call, activity_id, self._tool_error)
+        if self.events is not None:
+            self.events.tool_done(state.steps[-1])
+        return output
 
     async def _before_tool(self, call: ToolCall, activity_id: str) -> str | None:
         """The approval gate: a call that needs approval waits here for a human.
@@ -106,15 +119,27 @@ class AgentLoop:
         if not call.requires_approval or policy is None:
             return None
         self.run_state = "awaiting_approval"
+        step = self._state().step
+        self._publish("approval_requested", step, tool=call.name, text=activity_id)
         rejection = await self.gate.wait_for_decision(
             call, policy, activity_id, self._approval_context()
         )
+        approvals = self._state().approvals
+        record = next(a for a in reversed(approvals) if a.approval_id == activity_id)
+        by = record.decided_by or ""
+        self._publish("approval_decided", step, tool=call.name, status=record.state, text=by)
         if rejection is None:
             return None
         if rejection.end_run:
             steps.record_tool(self._state(), activity_id, call, "skipped", rejection.message)
             raise RunEndError("rejected", f"{call.name} ({activity_id}) {rejection.message}")
         return rejection.message
+
+    def _publish(
+        self, kind: EventKind, step: int, *, tool: str, text: str = "", status: str | None = None
+    ) -> None:
+        if self.events is not None:
+            self.events.publish(kind, step, tool=tool, text=text, status=status)
 
     def _approval_context(self) -> ApprovalContext:
         """What an approver sees: the task, the step, who asked, the model's last words."""
