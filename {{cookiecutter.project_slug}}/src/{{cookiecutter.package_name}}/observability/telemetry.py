@@ -34,12 +34,14 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from .. import SERVICE_NAME, __version__
 from ..config import Environment, Settings
 from .redaction import RedactSecrets, ScrubRendered
+from .sampling import SettingsSampler, sampler_for
 
 # The fields a log query can rely on (see docs/runbooks.md).
 CORRELATION_FIELDS = ("workflow_id", "run_id", "activity_type", "attempt", "trace_id")
 
 _tracer_provider: ReplaySafeTracerProvider | None = None
 _exporters_configured = False
+_sampler = SettingsSampler()
 
 
 # --- logs ------------------------------------------------------------------------
@@ -201,7 +203,9 @@ def install_tracer_provider() -> ReplaySafeTracerProvider:
         attributes: dict[str, str] = {"service.version": __version__}
         if not os.environ.get("OTEL_SERVICE_NAME"):
             attributes["service.name"] = SERVICE_NAME
-        _tracer_provider = create_tracer_provider(resource=Resource.create(attributes))
+        _tracer_provider = create_tracer_provider(
+            sampler=_sampler, resource=Resource.create(attributes)
+        )
         opentelemetry.trace.set_tracer_provider(_tracer_provider)
         logging.getLogger("opentelemetry.context").addFilter(_DropCrossContextDetach())
     return _tracer_provider
@@ -214,10 +218,12 @@ def configure_tracing(
     is set, stderr with ``AGENT_TRACE_CONSOLE=true``, nowhere by default.
 
     Exporters from the settings are added once per process; ``processors`` (e.g. a
-    test's in-memory exporter) are added on every call.
+    test's in-memory exporter) are added on every call. The sampler follows
+    ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` (all traces by default).
     """
     global _exporters_configured
     provider = install_tracer_provider()
+    _sampler.chosen = sampler_for(settings)
     if not _exporters_configured:
         _exporters_configured = True
         if settings.otel_exporter_otlp_endpoint:
