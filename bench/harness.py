@@ -162,6 +162,14 @@ class Bench:
         }
         self.service_worker = self.worker(self.service_env)
         self.processes.append(self.service_worker)
+        # Levers: "name:VAR=value,VAR=value", each a service worker on its own queue.
+        self.levers: dict[str, tuple[subprocess.Popen[bytes], dict[str, str]]] = {}
+        for index, spec in enumerate(self.args.lever):
+            name, _, assignments = spec.partition(":")
+            env = {**self.service_env, "AGENT_TASK_QUEUE": f"bench-lever-{index}"}
+            env.update(dict(item.split("=", 1) for item in assignments.split(",") if item))
+            self.levers[name] = (self.worker(env), env)
+            self.processes.append(self.levers[name][0])
         bare = [sys.executable, str(BENCH / "bare.py"), "worker", "--address", self.address]
         self.bare_worker = start(bare)
         self.processes.append(self.bare_worker)
@@ -175,7 +183,8 @@ class Bench:
         """``<slug> worker`` with its own health port, so several can run side by side."""
         return start([self.slug_bin, "worker"], {**env, "AGENT_HEALTH_PORT": str(free_port())})
 
-    async def service_load(self, runs: int, concurrency: int) -> dict[str, Any]:
+    async def service_load(self, runs: int, concurrency: int, lever: str | None = None) -> dict[str, Any]:
+        worker, env = self.levers[lever] if lever else (self.service_worker, self.service_env)
         command = [
             self.slug_bin,
             "loadtest",
@@ -187,9 +196,17 @@ class Bench:
             str(self.args.latency_ms),
             "--json",
         ]
-        with cpu_per_run(self.service_worker.pid, runs) as report:
-            report.update(await run_json(command, self.service_env))
+        with cpu_per_run(worker.pid, runs) as report:
+            report.update(await run_json(command, env))
         return report
+
+    async def lever_loads(self, runs: int, concurrency: int) -> dict[str, Any]:
+        """The service again with each lever set (its own worker, same server, same load)."""
+        results = {}
+        for name in self.levers:
+            log(f"service with lever {name}: {runs} runs at concurrency {concurrency}")
+            results[name] = await self.service_load(runs, concurrency, name)
+        return results
 
     async def bare_load(
         self, runs: int, concurrency: int, queue: str = "bench-bare", kind: str = "sleep"
@@ -388,7 +405,9 @@ class Bench:
             log("warm-up")
             await self.trio(args.warmup_runs, min(10, args.concurrency))
             throughput = await self.trio(args.runs, args.concurrency)
+            throughput["levers"] = await self.lever_loads(args.runs, args.concurrency)
             single = await self.trio(args.single_runs, 1)
+            single["levers"] = await self.lever_loads(args.single_runs, 1)
             log(f"bare without eager activities: {args.single_runs} runs at concurrency 1")
             single["bare_no_eager"] = await self.bare_load(args.single_runs, 1, "bench-bare-no-eager")
             single["http_bare_no_eager"] = await self.bare_load(
@@ -443,6 +462,7 @@ def main() -> None:
     parser.add_argument("--warmup-runs", type=int, default=40)
     parser.add_argument("--recovery-trials", type=int, default=3)
     parser.add_argument("--approval-trials", type=int, default=20)
+    parser.add_argument("--lever", action="append", default=[], help="name:VAR=value,VAR=value")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(Bench(args).run()), indent=2))
 

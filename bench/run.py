@@ -134,6 +134,41 @@ def loadavg() -> str:
 
 
 BASELINES = ("bare", "http_bare")
+# Settings measured on and off in the same run (each lever: the service with these set).
+LEVERS = [
+    "sampling off:OTEL_TRACES_SAMPLER=always_off",
+    "eager LLM (no LLM rate limit):AGENT_LLM_MAX_REQUESTS_PER_SECOND=0",
+    "both:OTEL_TRACES_SAMPLER=always_off,AGENT_LLM_MAX_REQUESTS_PER_SECOND=0",
+]
+
+
+def lever_table(tp: dict[str, Any], single: dict[str, Any]) -> list[str]:
+    """Each lever against the service as shipped and against HTTP-bare."""
+    if not tp.get("levers"):
+        return []
+    conc = tp["service"]["concurrency"]
+    lines = [
+        "**Levers** (the service with one setting changed, same server, same loads):",
+        "",
+        (
+            f"| service | throughput (c={conc}) | / HTTP-bare | p95 (c={conc}) | single-run p50 "
+            "| / HTTP-bare | worker CPU per run (c=1) |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [("as in the tables above", tp["service"], single["service"])]
+    rows += [(name, tp["levers"][name], single["levers"][name]) for name in tp["levers"]]
+    for name, loaded, alone in rows:
+        lines.append(
+            f"| {name} | {loaded['throughput_per_second']:.2f} runs/s | "
+            f"{ratio(loaded['throughput_per_second'], tp['http_bare']['throughput_per_second']):.2f} | "
+            f"{loaded['p95_seconds'] * 1000:.0f} ms | {alone['p50_seconds'] * 1000:.0f} ms | "
+            f"{ratio(alone['p50_seconds'], single['http_bare']['p50_seconds']):.2f} | "
+            f"{alone.get('worker_cpu_ms_per_run', float('nan')):.1f} ms |"
+        )
+    errors = sum(tp["levers"][n]["errors"] + single["levers"][n]["errors"] for n in tp["levers"])
+    lines += ["", f"Errors with levers: {errors}.", ""]
+    return lines
 
 
 def ratio(numerator: float, denominator: float) -> float:
@@ -259,6 +294,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{summary['per_step_overhead_ms_single_sleep']:.1f} ms against sleep-bare."
         ),
         "",
+        *lever_table(tp, single),
     ]
     recovery = raw.get("recovery", {})
     if "tool" in recovery:
@@ -359,6 +395,14 @@ def main() -> None:
         help="a smoke run (20 runs at concurrency 5, 5 single runs, no recovery or approval "
         "trials); implies --no-doc; every row of the report, none of the precision",
     )
+    parser.add_argument(
+        "--lever",
+        action="append",
+        default=None,
+        metavar="NAME:VAR=VALUE,...",
+        help="also measure the service with these settings (its own worker, same load); "
+        "repeatable; default: the levers in LEVERS; --lever none for none",
+    )
     parser.add_argument("--results", type=Path, default=BENCH / "results", help="where results go")
     args = parser.parse_args()
     if args.quick:
@@ -391,6 +435,9 @@ def main() -> None:
         "--approval-trials",
         str(args.approval_trials),
     ]
+    levers = LEVERS if args.lever is None else [lever for lever in args.lever if lever != "none"]
+    for lever in levers:
+        harness += ["--lever", lever]
     done = subprocess.run(
         harness, cwd=args.work, capture_output=False, stdout=subprocess.PIPE, text=True, check=False
     )

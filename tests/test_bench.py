@@ -24,6 +24,9 @@ ROWS = [
     "| worker CPU per run |",
     "| errors |",
     "| latency p50, baselines without eager activity dispatch |",
+    "**Levers**",
+    "| sampling off |",
+    "| eager LLM (no LLM rate limit) |",
 ]
 
 
