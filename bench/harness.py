@@ -134,6 +134,7 @@ class Bench:
         self.args = args
         self.slug_bin = str(BIN / args.slug)
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.profile: dict[str, Any] | None = None
 
     async def setup(self) -> None:
         port = free_port()
@@ -196,9 +197,24 @@ class Bench:
             str(self.args.latency_ms),
             "--json",
         ]
+        profiler = self.profiler(worker.pid) if self.args.profile and lever is None and runs > 1 else None
         with cpu_per_run(worker.pid, runs) as report:
             report.update(await run_json(command, env))
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            profiler.wait(timeout=60)
+            summary = importlib.import_module("profile_summary")
+            raw_profile = Path(self.args.profile).read_text()
+            self.profile = summary.summarize(raw_profile, self.args.package)
         return report
+
+    def profiler(self, pid: int) -> subprocess.Popen[bytes]:
+        """py-spy sampling the service worker while it is under load (raw, collapsed stacks)."""
+        command = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw"]
+        command += ["--output", self.args.profile, "--rate", "100", "--nonblocking"]
+        process = start(command)
+        time.sleep(1)  # attach before the load starts
+        return process
 
     async def lever_loads(self, runs: int, concurrency: int) -> dict[str, Any]:
         """The service again with each lever set (its own worker, same server, same load)."""
@@ -405,6 +421,7 @@ class Bench:
             log("warm-up")
             await self.trio(args.warmup_runs, min(10, args.concurrency))
             throughput = await self.trio(args.runs, args.concurrency)
+            self.args.profile = None  # one profile: the service at full load
             throughput["levers"] = await self.lever_loads(args.runs, args.concurrency)
             single = await self.trio(args.single_runs, 1)
             single["levers"] = await self.lever_loads(args.single_runs, 1)
@@ -448,6 +465,7 @@ class Bench:
             "single_run": single,
             "recovery": recovery,
             "approval": approval,
+            "profile": self.profile,
         }
 
 
@@ -463,6 +481,7 @@ def main() -> None:
     parser.add_argument("--recovery-trials", type=int, default=3)
     parser.add_argument("--approval-trials", type=int, default=20)
     parser.add_argument("--lever", action="append", default=[], help="name:VAR=value,VAR=value")
+    parser.add_argument("--profile", help="py-spy the service worker under load into this file")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(Bench(args).run()), indent=2))
 

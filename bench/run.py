@@ -142,6 +142,27 @@ LEVERS = [
 ]
 
 
+def profile_table(profile: dict[str, Any] | None) -> list[str]:
+    """Where the service worker's CPU went under the throughput load (py-spy samples)."""
+    if not profile:
+        return []
+    lines = [
+        (
+            f"**Profile of the service worker** under the throughput load ({profile['samples']} "
+            "py-spy samples at 100 Hz): self time by library | inclusive time by template module"
+        ),
+        "",
+        "| library (self) | share | template module (inclusive) | share |",
+        "|---|---|---|---|",
+    ]
+    libraries, modules = profile["self_by_library"], profile["inclusive_by_module"]
+    for index in range(max(len(libraries), len(modules))):
+        left = libraries[index] if index < len(libraries) else ("", "")
+        right = modules[index] if index < len(modules) else ("", "")
+        lines.append(f"| {left[0]} | {left[1]} % | {right[0]} | {right[1]} % |")
+    return [*lines, ""]
+
+
 def lever_table(tp: dict[str, Any], single: dict[str, Any]) -> list[str]:
     """Each lever against the service as shipped and against HTTP-bare."""
     if not tp.get("levers"):
@@ -295,6 +316,7 @@ def markdown(result: dict[str, Any]) -> str:
         ),
         "",
         *lever_table(tp, single),
+        *profile_table(raw.get("profile")),
     ]
     recovery = raw.get("recovery", {})
     if "tool" in recovery:
@@ -403,6 +425,11 @@ def main() -> None:
         help="also measure the service with these settings (its own worker, same load); "
         "repeatable; default: the levers in LEVERS; --lever none for none",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the service's worker with py-spy during the throughput load (installs py-spy)",
+    )
     parser.add_argument("--results", type=Path, default=BENCH / "results", help="where results go")
     args = parser.parse_args()
     if args.quick:
@@ -435,6 +462,9 @@ def main() -> None:
         "--approval-trials",
         str(args.approval_trials),
     ]
+    if args.profile:
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "py-spy"], check=True)
+        harness += ["--profile", str(args.work / "profile.raw")]
     levers = LEVERS if args.lever is None else [lever for lever in args.lever if lever != "none"]
     for lever in levers:
         harness += ["--lever", lever]
