@@ -466,6 +466,7 @@ class Bench:
             "recovery": recovery,
             "approval": approval,
             "profile": self.profile,
+            "micro": await run_json([sys.executable, str(BENCH / "micro.py"), "--package", args.package], {}),
         }
 
 

@@ -142,6 +142,38 @@ LEVERS = [
 ]
 
 
+def micro_lines(micro: dict[str, Any] | None) -> list[str]:
+    """Per-call costs of the log chain and the converter (bench/micro.py, best of 5)."""
+    if not micro:
+        return []
+    return [
+        "**Per-call costs** (`bench/micro.py`, best of 5 batches):",
+        "",
+        "| what | template | plain | |",
+        "|---|---|---|---|",
+        (
+            f"| one log line (JSON, correlation fields, redaction) | "
+            f"{micro['log_line_service_chain_us']:.0f} µs | "
+            f"{micro['log_line_stdlib_formatter_us']:.0f} µs | stdlib formatter |"
+        ),
+        (
+            f"| the same with 5 registered secrets | "
+            f"{micro['log_line_service_chain_5_secrets_us']:.0f} µs | | |"
+        ),
+        (
+            f"| of which redaction: fields / rendered line | {micro['redaction_fields_us']:.1f} µs / "
+            f"{micro['redaction_rendered_line_us']:.1f} µs | | |"
+        ),
+        (
+            f"| converter round trip of the LLM step's input "
+            f"({micro['llm_request_payload_bytes']} bytes) | "
+            f"{micro['converter_pydantic_round_trip_us']:.0f} µs (pydantic) | "
+            f"{micro['converter_default_round_trip_us']:.0f} µs | default converter, plain dicts |"
+        ),
+        "",
+    ]
+
+
 def profile_table(profile: dict[str, Any] | None) -> list[str]:
     """Where the service worker's CPU went under the throughput load (py-spy samples)."""
     if not profile:
@@ -317,6 +349,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         *lever_table(tp, single),
         *profile_table(raw.get("profile")),
+        *micro_lines(raw.get("micro")),
     ]
     recovery = raw.get("recovery", {})
     if "tool" in recovery:

@@ -27,6 +27,7 @@ ROWS = [
     "**Levers**",
     "| sampling off |",
     "| eager LLM (no LLM rate limit) |",
+    "**Per-call costs**",
 ]
 
 
