@@ -30,6 +30,7 @@ import yaml
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.cli.app import app
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
+from {{ cookiecutter.package_name }}.models import llm_task_queue
 from {{ cookiecutter.package_name }}.observability.health import (
     LIVE_PATH,
     READY_PATH,
@@ -497,3 +498,31 @@ async def test_image_steps_outside_docker(
     unhealthy = await asyncio.to_thread(run_as_nobody, free_port())
     assert unhealthy.returncode == 1, unhealthy.stdout + unhealthy.stderr
     assert "no answer" in unhealthy.stdout
+
+
+def test_workers_autoscale_on_the_service_task_queues() -> None:
+    documents = k8s_documents()
+    [scaled] = [d for d in documents if d["kind"] == "ScaledObject"]
+    [worker] = [
+        d
+        for d in documents
+        if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-worker")
+    ]
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    assert scaled["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
+    assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
+    config = _config_map()
+    queue = config.get("AGENT_TASK_QUEUE", DEFAULTS.task_queue)
+    triggers = {t["metadata"]["taskQueue"]: t for t in scaled["spec"]["triggers"]}
+    assert set(triggers) == {queue, llm_task_queue(queue)}
+    assert "workflow" in triggers[queue]["metadata"]["queueTypes"].split(",")
+    authentications = {
+        d["metadata"]["name"] for d in documents if d["kind"] == "TriggerAuthentication"
+    }
+    for trigger in triggers.values():
+        assert trigger["type"] == "temporal"
+        # KEDA asks the same Temporal the workers poll.
+        assert trigger["metadata"]["endpoint"] == config["TEMPORAL_ADDRESS"]
+        assert trigger["metadata"]["namespace"] == config["TEMPORAL_NAMESPACE"]
+        assert int(trigger["metadata"]["targetQueueSize"]) > 0
+        assert trigger["authenticationRef"]["name"] in authentications
