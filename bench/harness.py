@@ -212,6 +212,8 @@ class Bench:
         """py-spy sampling the service worker while it is under load (raw, collapsed stacks)."""
         command = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw"]
         command += ["--output", self.args.profile, "--rate", "100", "--nonblocking"]
+        # Only samples holding the GIL (CPU, not waiting), with paths to group them by library.
+        command += ["--gil", "--full-filenames"]
         process = start(command)
         time.sleep(1)  # attach before the load starts
         return process
