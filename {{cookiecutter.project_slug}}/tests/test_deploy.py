@@ -137,7 +137,10 @@ def test_dockerfile_has_a_builder_and_a_slim_runtime(
     _, stages = dockerfile
     assert [stage.name for stage in stages] == ["builder", "runtime"]
     builder, runtime = stages
-    assert any(args.startswith("pip wheel") for args in builder.all("RUN"))
+    assert "sh docker/build-wheels.sh /wheels" in builder.all("RUN")
+    assert "docker/build-wheels.sh ./docker/" in builder.all("COPY")
+    # The lock file is copied when there is one (the glob matches nothing otherwise).
+    assert any("uv.lock*" in args.split() for args in builder.all("COPY"))
     assert "--from=builder /wheels /wheels" in runtime.all("COPY")
     [install] = [args for args in runtime.all("RUN") if "pip install" in args]
     assert "--no-index" in install, "the runtime installs only the builder's wheels"
@@ -404,18 +407,7 @@ def installed_image_venv() -> Iterator[tuple[Path, dict[str, str]]]:
     workdir.chmod(0o755)
     try:
         wheels = workdir / "wheels"
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--wheel-dir",
-                str(wheels),
-                str(PROJECT),
-            ]
-        )
+        build_wheels(_build_context(workdir / "context", lock=False), wheels)
         python, env = _runtime_python(workdir)
         venv = workdir / "venv"
         _run([str(python), "-m", "venv", str(venv)], env)
@@ -436,6 +428,54 @@ def installed_image_venv() -> Iterator[tuple[Path, dict[str, str]]]:
         yield venv, env
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _build_context(folder: Path, *, lock: bool) -> Path:
+    """What the builder stage gets: the files the Dockerfile copies (and uv.lock, if asked)."""
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT / name, folder / name)
+    for tree in ("src", "docker"):
+        shutil.copytree(PROJECT / tree, folder / tree, ignore=shutil.ignore_patterns("__pycache__"))
+    if lock:
+        lock = [sys.executable, "-m", "uv", "lock", "--quiet", "--python", sys.executable]
+        _run([*lock, "--directory", str(folder)], {"UV_PYTHON_DOWNLOADS": "never"})
+    return folder
+
+
+def build_wheels(context: Path, wheels: Path) -> None:
+    """The builder stage's step, with this venv's python as the image's."""
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["sh", "docker/build-wheels.sh", str(wheels)],
+        cwd=context,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _wheel_versions(wheels: Path) -> dict[str, str]:
+    names = (wheel.name.split("-")[:2] for wheel in wheels.glob("*.whl"))
+    return {name.lower().replace("_", "-"): version for name, version in names}
+
+
+@pytest.mark.slow
+def test_image_wheels_are_the_locked_versions_when_uv_lock_exists(tmp_path: Path) -> None:
+    context = _build_context(tmp_path / "context", lock=True)
+    lock = tomllib.loads((context / "uv.lock").read_text())
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+    build_wheels(context, tmp_path / "wheels")
+    built = _wheel_versions(tmp_path / "wheels")
+    assert built.pop(SERVICE_NAME) == locked.pop(SERVICE_NAME)
+    for name, version in built.items():
+        assert locked.get(name) == version, f"{name} {version} is not the locked {locked.get(name)}"
+    for runtime_dependency in ("temporalio", "openai", "pydantic"):
+        assert runtime_dependency in built
+    assert "pytest" not in built  # the dev extra stays out of the image
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
