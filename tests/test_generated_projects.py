@@ -16,8 +16,11 @@ pytestmark = pytest.mark.generated_suite
 
 RUN_VARIANTS = [v for v in COMBINATIONS if v.id in {"billing-ops-agent", "minimal", "everything"}]
 # The named project runs its whole suite, slow resilience tests included; the
-# other variants skip those (they exercise the same code) to keep CI short.
+# other variants skip those (they exercise the same code) to keep CI short, and
+# the minimal one runs only the fast layer (no dev server, no OpenBao): its
+# options only remove code that the other variants' integration tests cover.
 FULL_SUITE_VARIANT = "billing-ops-agent"
+MARKERS = {"minimal": "not slow and not integration"}
 
 
 def run(
@@ -52,7 +55,8 @@ def test_generated_project_installs_and_its_suite_passes(variant: Variant, tmp_p
     if python is None:
         pytest.fail(f"Python {version} is needed for this variant; install it (e.g. with pyenv)")
 
-    pytest_options = {} if variant.id == FULL_SUITE_VARIANT else {"PYTEST_ADDOPTS": "-m 'not slow'"}
+    markers = MARKERS.get(variant.id, "not slow")
+    pytest_options = {} if variant.id == FULL_SUITE_VARIANT else {"PYTEST_ADDOPTS": f"-m '{markers}'"}
     installer = "uv" if variant.id == UV_VARIANT else "pip"
     if installer == "uv":
         # uv from the template's tooling (requirements-dev.txt), on a local Python only.
