@@ -438,8 +438,8 @@ def _build_context(folder: Path, *, lock: bool) -> Path:
     for tree in ("src", "docker"):
         shutil.copytree(PROJECT / tree, folder / tree, ignore=shutil.ignore_patterns("__pycache__"))
     if lock:
-        lock = [sys.executable, "-m", "uv", "lock", "--quiet", "--python", sys.executable]
-        _run([*lock, "--directory", str(folder)], {"UV_PYTHON_DOWNLOADS": "never"})
+        uv_lock = [sys.executable, "-m", "uv", "lock", "--quiet", "--python", sys.executable]
+        _run([*uv_lock, "--directory", str(folder)], {"UV_PYTHON_DOWNLOADS": "never"})
     return folder
 
 
