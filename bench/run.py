@@ -356,21 +356,28 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             (
                 "**Recovery** after SIGKILL of the worker running the step (a standby worker "
-                "already polling), until the step starts again:"
+                "already polling): until the step starts again, and until the run completes:"
             ),
             "",
-            "| step | heartbeat timeout | samples | max | budget (timeout + 2 s) |",
-            "|---|---|---|---|---|",
+            "| step | heartbeat timeout | kill → step restarted | max | budget (timeout + 2 s) "
+            "| kill → run completed | max |",
+            "|---|---|---|---|---|---|---|",
         ]
         for kind in ("tool", "llm"):
             samples = ", ".join(f"{s:.2f}" for s in recovery[kind]["samples_seconds"])
             discarded = len(recovery[kind].get("discarded", []))
             if discarded:
                 samples += f" ({discarded} discarded: retried before the kill)"
+            # Older result files have no completion times.
+            completed = recovery[kind].get("completed_samples_seconds", [])
+            completed_text = ", ".join(f"{s:.2f}" for s in completed) + " s" if completed else "-"
+            completed_max = recovery[kind].get("completed_max_seconds")
+            completed_max_text = f"{completed_max:.2f} s" if completed_max is not None else "-"
             lines.append(
                 f"| {kind} | {recovery[f'{kind}_heartbeat_timeout_seconds']:g} s | {samples} s | "
                 f"{recovery[kind]['max_seconds']:.2f} s | "
-                f"{summary[f'recovery_{kind}_budget_seconds']:g} s |"
+                f"{summary[f'recovery_{kind}_budget_seconds']:g} s | "
+                f"{completed_text} | {completed_max_text} |"
             )
         lines.append("")
     approval = raw.get("approval") or {}

@@ -1,21 +1,32 @@
 """Trim the generated project to the chosen options and record the answers.
 
 Runs inside the freshly generated project directory. Options remove whole
-files (never scattered template conditionals), the chosen licence text becomes
-``LICENSE``, and ``.cruft.json`` records the template, its version and commit
-and every answer, so the project can be regenerated or updated later
-(``cruft update`` understands the file). No network access.
+files (never scattered template conditionals) and the chosen licence text
+becomes ``LICENSE``.
+
+Under plain ``cookiecutter`` the hook also writes ``.cruft.json`` (the same
+record ``cruft create`` writes: an absolute template path or an expanded git
+URL, the commit, every answer) and prints the next steps. Under cruft (create,
+update, diff: cruft renders the template into temporary directories and adds
+``_commit`` to the context) it does neither: cruft owns ``.cruft.json``, an
+extra copy in its renders breaks its 3-way merge, and a banner would land in
+every update and in ``cruft diff``'s output. The paths cruft must never
+overwrite are listed once, under ``[tool.cruft] skip`` in pyproject.toml.
+No network access.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ANSWERS: dict[str, object] = json.loads({{ cookiecutter | tojson | tojson }})
+# tojson sorts keys; cookiecutter.json's order is kept so .cruft.json matches what cruft writes.
+ANSWER_ORDER: list[str] = json.loads({{ cookiecutter.keys() | list | tojson | tojson }})
 
 PROJECT = Path.cwd()
 PACKAGE = Path("src") / str(ANSWERS["package_name"])
@@ -32,6 +43,8 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_api.py",
             Path("tests") / "test_approval_api.py",
             Path("tests") / "test_approval_page.py",
+            Path("tests") / "browser_support.py",
+            Path("tests") / "test_browser_support.py",
         ]
     if answers["secrets_backend"] != "vault":
         removed += [
@@ -59,6 +72,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_codec.py",
             Path("tests") / "test_codec_server.py",
             Path("tests") / "test_payload_encryption.py",
+            Path("tests") / "test_unreadable_run.py",
             Path("deploy") / "vault" / "policies" / "codec.hcl",
         ]
     return removed
@@ -78,11 +92,11 @@ def install_license(choice: str) -> None:
     shutil.rmtree(licenses)
 
 
-def template_commit(repo_dir: str) -> str | None:
-    """The template's git commit, read locally; None outside a git checkout."""
+def git(repo_dir: Path, *args: str) -> str | None:
+    """One line of local git output; None if git fails or is missing."""
     try:
         result = subprocess.run(
-            ["git", "-C", repo_dir, "rev-parse", "HEAD"],
+            ["git", "-C", str(repo_dir), *args],
             capture_output=True,
             text=True,
             check=False,
@@ -93,31 +107,89 @@ def template_commit(repo_dir: str) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def is_template_dir(path: Path) -> bool:
+    return (path / "cookiecutter.json").is_file() and (path / "hooks" / "post_gen_project.py").is_file()
+
+
+def template_dir(answers: dict[str, object]) -> Path | None:
+    """The absolute directory cookiecutter rendered from (its clone, for a remote template).
+
+    cookiecutter passes ``_repo_dir`` as typed (``cookiecutter .`` gives ``"."``)
+    and runs this hook in the new project, so a relative path cannot be resolved
+    against our own working directory. While hooks run, cookiecutter's process
+    sits in the template directory (Linux: /proc/<parent>/cwd); elsewhere the
+    shell's $PWD is where the user typed the command.
+    """
+    repo_dir = Path(str(answers.get("_repo_dir") or "."))
+    candidates = [repo_dir] if repo_dir.is_absolute() else []
+    candidates.append(Path(f"/proc/{os.getppid()}/cwd"))
+    if "PWD" in os.environ:
+        candidates.append(Path(os.environ["PWD"]) / repo_dir)
+    for candidate in candidates:
+        try:
+            if is_template_dir(candidate):
+                return candidate.resolve()
+        except OSError:
+            continue
+    return None
+
+
+def is_local(answers: dict[str, object]) -> bool:
+    """True when cookiecutter rendered the typed path itself, not a clone of a URL or abbreviation."""
+    typed, repo_dir = str(answers.get("_template", "")), str(answers.get("_repo_dir", ""))
+    return repo_dir == typed or repo_dir.startswith(typed.rstrip("/\\") + os.sep)  # --directory
+
+
+def template_location(answers: dict[str, object]) -> tuple[str, str | None, str | None]:
+    """(template, commit, directory) as ``cruft create`` would record them."""
+    typed = str(answers.get("_template", ""))
+    rendered_from = template_dir(answers)
+    if rendered_from is None:
+        return typed, None, None
+    top = git(rendered_from, "rev-parse", "--show-toplevel")
+    commit = git(rendered_from, "rev-parse", "HEAD")
+    if top is None:
+        return str(rendered_from), None, None
+    top_dir = Path(top).resolve()
+    inner = rendered_from.relative_to(top_dir).as_posix()
+    directory = None if inner == "." else inner
+    if not is_local(answers):
+        # cookiecutter cloned the expanded URL (gh:owner/repo -> https://github.com/owner/repo.git).
+        return git(top_dir, "remote", "get-url", "origin") or typed, commit, directory
+    return str(top_dir), commit, directory
+
+
 def write_answers_record(answers: dict[str, object]) -> None:
+    template, commit, directory = template_location(answers)
+    # cookiecutter's own bookkeeping (paths on this machine) is not an answer.
     context = {
-        key: value
-        for key, value in answers.items()
-        if not key.startswith("_") or key in {"_template", "_extensions", "_copy_without_render"}
+        key: answers[key]
+        for key in ANSWER_ORDER
+        if key in answers and key not in {"_output_dir", "_repo_dir", "_checkout", "_template", "_commit"}
     }
-    template = str(answers.get("_template", ""))
-    if "://" not in template and not template.startswith(("gh:", "gl:", "bb:", "git@")):
-        template = str(answers.get("_repo_dir", template))  # a local checkout: keep its full path
+    context |= {"_template": template, "_commit": commit}
     record = {
         "template": template,
-        "commit": template_commit(str(answers.get("_repo_dir", ""))),
+        "commit": commit,
         "checkout": answers.get("_checkout"),
-        "template_version": answers.get("__template_version"),
         "context": {"cookiecutter": context},
-        "directory": None,
-        "skip": [
-            ".env",
-            *(
-                f"src/{answers['package_name']}/{owned}"
-                for owned in ("agent/tools/", "agent/prompts.py", "agent/policies.py")
-            ),
-        ],
+        "directory": directory,
     }
-    (PROJECT / ".cruft.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (PROJECT / ".cruft.json").write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if commit is None:
+        print(
+            f"WARNING: {template} is not a git checkout, so .cruft.json records no commit and "
+            "`cruft update` cannot use it. Generate from a git checkout or URL (`cruft create <url>`), "
+            "or run `cruft link <url>` in the project.",
+            file=sys.stderr,
+        )
+    elif Path(template).is_dir() and git(Path(template), "status", "--porcelain", "--untracked-files=no"):
+        print(
+            f"WARNING: the template checkout {template} has uncommitted changes; .cruft.json records "
+            f"commit {commit[:12]}, which does not contain them, so a later `cruft update` will "
+            "re-apply or revert them. Commit the template first for a clean update path.",
+            file=sys.stderr,
+        )
 
 
 def print_next_steps(answers: dict[str, object]) -> None:
@@ -137,8 +209,9 @@ def main() -> int:
     for path in files_to_remove(ANSWERS):
         remove(path)
     install_license(str(ANSWERS["license"]))
-    write_answers_record(ANSWERS)
-    print_next_steps(ANSWERS)
+    if "_commit" not in ANSWERS:  # plain cookiecutter; cruft renders carry _commit
+        write_answers_record(ANSWERS)
+        print_next_steps(ANSWERS)
     return 0
 
 

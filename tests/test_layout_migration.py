@@ -31,7 +31,7 @@ from tests.support import COMBINATIONS, CONFIG_ENV_PREFIXES, TEMPLATE_DIR, rende
 pytestmark = pytest.mark.generated_suite
 
 # The template's last commit with the flat package (src/<package>/workflows.py, cli.py...).
-FLAT_LAYOUT_COMMIT = "6c2d1eceab0750e4dfab70fdcbc56ba7277ffae5"
+FLAT_LAYOUT_COMMIT = "da6108e7999b710bc792afd6c6e0de7f4dd09a7d"
 ANSWERS = {"secrets_backend": "env", "approval_ui": False, "payload_encryption": False}
 PACKAGE = "support_agent"
 WORKFLOW_ID = "layout-migration-1"

@@ -104,9 +104,12 @@ class BaoDevServer:
                 pytest.fail(f"bao dev server not {what} within {timeout} s")
             time.sleep(0.05)
 
-    def unseal_key(self) -> str:
-        match = re.search(r"Unseal Key: (\S+)", self.log_path.read_text())
-        assert match, "the dev server printed no unseal key"
+    def unseal_key(self, timeout: float = 10.0) -> str:
+        # bao can answer sys/health before its banner (with the key) reaches the log.
+        deadline = time.monotonic() + timeout
+        while (match := re.search(r"Unseal Key: (\S+)", self.log_path.read_text())) is None:
+            assert time.monotonic() < deadline, "the dev server printed no unseal key"
+            time.sleep(0.05)
         return match.group(1)
 
     def request(self, method: str, path: str, body: object = None) -> object:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
 from tests.agent_support import running_workers, settings_for
 from tests.approval_support import EMAIL_SCRIPT, wait_for_pending
+from tests.browser_support import BrowserNotFoundError, find_browser
 from tests.support import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -48,17 +48,12 @@ CHROMIUM_FLAGS = [
 
 
 def chromium() -> str:
-    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
-    if path is None and Path("/usr/bin/chromium").exists():
-        path = "/usr/bin/chromium"
-    if path is None:
+    try:
+        return find_browser()
+    except BrowserNotFoundError as error:
         if os.environ.get("SKIP_BROWSER_TESTS") == "1":
             pytest.skip("SKIP_BROWSER_TESTS=1: browser tests skipped on purpose")
-        pytest.fail(
-            "chromium not found: install it (Debian/Ubuntu: apt-get install -y chromium) "
-            "or set CHROMIUM_PATH; set SKIP_BROWSER_TESTS=1 to skip browser tests explicitly"
-        )
-    return path
+        pytest.fail(str(error))
 
 
 @contextmanager

@@ -53,6 +53,34 @@ async def update_events(handle: Handle) -> int:
     return sum([event.event_type in kinds async for event in handle.fetch_history_events()])
 
 
+async def test_an_approved_call_that_fails_for_good_is_a_visible_failure(
+    time_skipping_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The email endpoint refuses the message (a 4xx: non-retryable). The model still
+    # answers, but the approved effect did not happen: the step, the status query and
+    # the result say so (not only the model's prose), and an error line is logged.
+    with FakeLlmServer(EMAIL_SCRIPT) as fake:
+        refusing = fake.base_url.removesuffix("/v1") + "/no-such-endpoint"
+        async with gated_run(time_skipping_env, fake, email_endpoint_url=refusing) as handle:
+            await wait_for_pending(handle)
+            with caplog.at_level("ERROR"):
+                await handle.signal("approve", {"approver": "alice"})
+                result = await handle.result()
+            status = await handle.query(AgentWorkflow.status)
+    assert result.status == "completed_with_failures"
+    assert result.failed_steps == ["tool-1-send_email"]
+    assert "tool-1-send_email" in result.reason
+    [tool_step] = [step for step in result.steps if step.kind == "tool"]
+    assert tool_step.outcome == "failed"
+    assert tool_step.approval is not None
+    assert tool_step.approval.state == "approved"
+    assert "email endpoint refused the message (404)" in tool_step.detail
+    assert (status.state, status.failed_steps) == ("completed_with_failures", ["tool-1-send_email"])
+    assert fake.emails == []
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("tool-1-send_email failed for good" in r.getMessage() for r in errors)
+
+
 async def test_approve_by_signal_runs_the_tool_and_records_who_approved(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
@@ -213,6 +241,30 @@ async def test_refused_decisions_change_nothing(
     assert status.ignored_signals[0].startswith(f"approve signal ignored ({kind}): {message}")
     assert result.status == "completed"
     assert len(fake.emails) == 1
+
+
+async def test_malformed_decide_update_is_refused_with_a_readable_final_error(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    with FakeLlmServer(EMAIL_SCRIPT) as fake:
+        async with gated_run(time_skipping_env, fake) as handle:
+            await wait_for_pending(handle)
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                # Sent raw, as the `temporal` CLI or another SDK would: it never decodes.
+                await handle.execute_update(
+                    "decide", {"decision": "maybe", "approver": "", "typo": 1}
+                )
+            assert await update_events(handle) == 0
+            await decide(handle, "approve", "alice")
+            result = await handle.result()
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.non_retryable) == ("InvalidInput", True)
+    assert cause.message == (
+        "invalid DecideRequest: approver: String should have at least 1 character; "
+        "decision: Input should be 'approve' or 'reject'; typo: Extra inputs are not permitted"
+    )
+    assert result.status == "completed"
 
 
 @pytest.mark.parametrize(

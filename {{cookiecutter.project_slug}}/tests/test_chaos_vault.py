@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import running_workers, script
-from tests.support import BaoDevServer, free_port
+from tests.approval_support import EMAIL_SCRIPT, wait_for_pending
+from tests.support import BaoDevServer, free_port, run_cli
 from tests.test_chaos import wait_until
 from tests.vault_support import bootstrap_layout
 
@@ -148,6 +151,76 @@ async def test_vault_stopped_and_restarted_mid_run_runs_finish_effects_once(
     tool_steps = [step for result in results for step in result.steps if step.kind == "tool"]
     assert all(step.outcome == "ok" for step in tool_steps)
     assert any(step.attempt > 1 for step in tool_steps), "no tool step met the outage"
+    keys = [email["idempotency_key"] for email in fake.emails]
+    assert sorted(keys) == sorted(f"{handle.id}/tool-1-send_email" for handle in handles)
+    assert collections.Counter(keys).most_common(1)[0][1] == 1
+
+
+def bootstrap_through_the_cli(server: BaoDevServer) -> None:
+    env = {"VAULT_ADDR": server.address, "VAULT_TOKEN": server.root_token}
+    done = run_cli("secrets", "bootstrap", env=env)
+    assert done.returncode == 0, done.stderr
+
+
+async def test_dev_vault_restarted_and_rebootstrapped_mid_batch_runs_finish_effects_once(
+    dev_client: Client, tmp_path: Path
+) -> None:
+    """The dev OpenBao forgets every token on restart; the worker keeps running.
+
+    Its cached child tokens (default TTL: reused for 60 s) now get 403. They must
+    be replaced, not taken for denials: every run completes and every approved
+    email is delivered exactly once. The login is the dev root token, as with
+    `dev`; values are not cached (AGENT_SECRETS_CACHE_TTL_SECONDS=0) so every
+    step really reads Vault (a value cache only postpones the stale-token read).
+    """
+    bao = BaoDevServer(log_path=tmp_path / "bao.log")
+    bao.start()
+    try:
+        bootstrap_through_the_cli(bao)
+        with FakeLlmServer(EMAIL_SCRIPT) as fake:
+            settings = Settings.model_validate(
+                {
+                    "VAULT_ADDR": bao.address,
+                    "VAULT_TOKEN": bao.root_token,
+                    "secrets_backend": "vault",
+                    "secrets_cache_ttl_seconds": 0,
+                    "OPENAI_BASE_URL": fake.base_url,
+                    "email_endpoint_url": fake.outbox_url,
+                    "llm_model": "scripted",
+                    "llm_max_requests_per_second": 200,
+                    "payload_encryption": False,
+                    "approvers": ["alice"],
+                }
+            )
+            assert settings.vault_child_token_ttl_seconds == 120  # the default
+            async with running_workers(dev_client, settings) as queue:
+                # One run completes first: the worker now caches llm and send_email tokens.
+                first = await start_run(dev_client, AgentRequest(task="before"), task_queue=queue)
+                await wait_for_pending(first)
+                await first.signal("approve", {"approver": "alice"})
+                results = [await asyncio.wait_for(first.result(), 60)]
+                batch = [
+                    await start_run(dev_client, AgentRequest(task=f"mid {n}"), task_queue=queue)
+                    for n in range(3)
+                ]
+                for handle in batch:
+                    await wait_for_pending(handle)
+                bao.stop()
+                bao.start()  # same address and root token, every other token gone
+                bootstrap_through_the_cli(bao)
+                for handle in batch:
+                    await handle.signal("approve", {"approver": "alice"})
+                results += await asyncio.wait_for(
+                    asyncio.gather(*(handle.result() for handle in batch)), 60
+                )
+    finally:
+        bao.stop()
+    handles = [first, *batch]
+    for result in results:
+        assert result.status == "completed", (result.reason, result.steps)
+        assert result.failed_steps == []
+        assert result.answer is not None
+        assert result.answer.startswith("Model saw: email to ops@example.com accepted")
     keys = [email["idempotency_key"] for email in fake.emails]
     assert sorted(keys) == sorted(f"{handle.id}/tool-1-send_email" for handle in handles)
     assert collections.Counter(keys).most_common(1)[0][1] == 1

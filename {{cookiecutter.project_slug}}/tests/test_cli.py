@@ -49,3 +49,26 @@ def test_config_masks_secrets() -> None:
     assert result.returncode == 0, result.stderr
     assert "very-secret-token" not in result.stdout
     assert json.loads(result.stdout)["vault_token"] == "**********"
+
+
+def test_a_fallback_that_can_never_answer_is_refused() -> None:
+    result = run_cli(
+        "config",
+        env={"AGENT_LLM_FALLBACK_MODEL": "backup", "AGENT_LLM_FALLBACK_AFTER_ATTEMPTS": "5"},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        "config error: AGENT_LLM_FALLBACK_AFTER_ATTEMPTS=5 switches the fallback off: "
+        "an LLM step gives up after 5 attempts (the LLM retry limit, "
+        "policies.LLM_RETRY.maximum_attempts)"
+    )
+
+
+def test_a_fallback_that_answers_before_the_retry_limit_is_accepted() -> None:
+    result = run_cli(
+        "config",
+        env={"AGENT_LLM_FALLBACK_MODEL": "backup", "AGENT_LLM_FALLBACK_AFTER_ATTEMPTS": "4"},
+    )
+    assert result.returncode == 0, result.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 
 from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
@@ -105,3 +106,10 @@ def test_demo_runs_a_task_with_a_tool_end_to_end() -> None:
     assert "status: completed" in result.stdout
     assert "tool-1-search_docs" in result.stdout
     assert "Refunds go back to the" in result.stdout
+    # The scripted model has a documented price (AGENT_LLM_PRICES), so the demo costs something.
+    [totals] = [line for line in result.stdout.splitlines() if line.startswith("steps: ")]
+    cost = float(totals.rsplit("cost: $", 1)[1])
+    tokens = int(totals.split("tokens: ", 1)[1].split()[0])
+    price = load_settings().price_of("scripted")
+    assert (price.input_per_mtok, price.output_per_mtok) == (0.15, 0.60)
+    assert 0 < cost <= tokens * price.output_per_mtok / 1_000_000

@@ -359,6 +359,37 @@ def test_deployments_probe_run_and_stop_correctly() -> None:
             assert named_ports["metrics"] == DEFAULTS.metrics_port
 
 
+LISTEN_HOSTS = ("AGENT_HEALTH_HOST", "AGENT_API_HOST", "AGENT_METRICS_HOST")
+
+
+def test_servers_listen_on_loopback_unless_a_container_says_otherwise(
+    dockerfile: tuple[dict[str, str], list[Stage]], compose: dict[str, Any]
+) -> None:
+    # Outside containers nothing is exposed beyond this machine...
+    assert {DEFAULTS.health_host, DEFAULTS.api_host, DEFAULTS.metrics_host} == {"127.0.0.1"}
+    # ...and every container sets the interfaces explicitly, so probes and scrapes reach it.
+    _, stages = dockerfile
+    runtime_env = env_pairs(stages[-1])
+    config_map = _config_map()
+    for key in LISTEN_HOSTS:
+        assert runtime_env[key] == "0.0.0.0", f"Dockerfile: {key}"
+        assert config_map[key] == "0.0.0.0", f"ConfigMap: {key}"
+    servers = {
+        name: service
+        for name, service in _our_services(compose).items()
+        if service["command"][0] in {"worker", "api"}
+    }
+    assert "worker" in servers
+    for name, service in servers.items():
+        for key in LISTEN_HOSTS:
+            assert service["environment"][key] == "0.0.0.0", f"compose {name}: {key}"
+    deployments = [d for d in k8s_documents() if d["kind"] == "Deployment"]
+    for deployment in deployments:
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        sources = [s["configMapRef"]["name"] for s in container["envFrom"] if "configMapRef" in s]
+        assert f"{SERVICE_NAME}-config" in sources, deployment["metadata"]["name"]
+
+
 # --- the Dockerfile's steps, outside Docker --------------------------------------
 
 

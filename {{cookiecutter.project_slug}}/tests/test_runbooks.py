@@ -32,9 +32,13 @@ SECTIONS = (
     "Activity timeouts spike",
     "High tool error rate",
     "429 storm",
+    "LLM provider outage",
     "Memory or history growth",
     "Stuck approvals",
     "Vault outage",
+    "A tool call failed for good",
+    "Vault restarted",
+    "A run cannot be read",
     "A bad deploy",
 )
 

@@ -231,6 +231,52 @@ async def test_a_revoked_login_is_replaced_by_a_fresh_one(layout: Layout) -> Non
     await provider.aclose()
 
 
+async def test_a_cached_child_token_vault_forgot_is_replaced_not_a_denial(
+    layout: Layout, provider: VaultSecretProvider
+) -> None:
+    # A restarted dev Vault forgets every child token while the login token (the
+    # dev root token) still works: the stale child's 403 is not a real denial.
+    assert await provider.get(SEND_EMAIL, "tools/send_email", "api_key") == EMAIL_KEY
+    stale = await provider.child_token(SEND_EMAIL)
+    layout.root.auth.token.revoke(stale)
+    assert await provider.get(SEND_EMAIL, "tools/send_email", "api_key") == EMAIL_KEY
+    assert await provider.child_token(SEND_EMAIL) != stale
+
+
+async def test_a_real_denial_stays_a_denial_after_the_fresh_token_retry(
+    layout: Layout, provider: VaultSecretProvider
+) -> None:
+    await provider.read(SEARCH_DOCS, "tools/search_docs")  # caches the scope's token
+    with pytest.raises(SecretAccessDeniedError) as caught:
+        await provider.read(SEARCH_DOCS, "tools/send_email")
+    assert "403" in str(caught.value)
+    assert not caught.value.retryable
+
+
+async def test_child_tokens_are_reused_for_half_the_ttl_vault_granted(
+    layout: Layout, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `secrets bootstrap` capped the role at 120 s; a worker asking for 600 s gets
+    # 120 s tokens. It must reuse them (not mint one per read) and say so once.
+    now = [0.0]
+    provider = VaultSecretProvider(
+        layout.settings(vault_child_token_ttl_seconds=600), clock=lambda: now[0]
+    )
+    try:
+        with caplog.at_level("WARNING"):
+            first = await provider.child_token(SEND_EMAIL)
+            now[0] += 50
+            assert await provider.child_token(SEND_EMAIL) == first
+            now[0] += 20  # 70 s: past half of the granted 120 s
+            assert await provider.child_token(SEND_EMAIL) != first
+        capped = [r for r in caplog.records if "AGENT_VAULT_CHILD_TOKEN_TTL_SECONDS" in r.message]
+        assert len(capped) == 1
+        assert "600" in capped[0].message
+        assert f"{SERVICE_NAME}-scoped" in capped[0].message
+    finally:
+        await provider.aclose()
+
+
 async def test_reads_are_cached_until_the_ttl_or_invalidation(layout: Layout) -> None:
     now = [0.0]
     provider = VaultSecretProvider(

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import structlog
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from structlog.typing import EventDict, WrappedLogger
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
@@ -25,6 +27,8 @@ from temporalio.worker import Replayer, Worker
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Environment, Settings
 from {{ cookiecutter.package_name }}.observability.health import ActivityTracker
+from {{ cookiecutter.package_name }}.observability.metrics import LLM_COST_BUCKETS_USD
+from {{ cookiecutter.package_name }}.observability.step_telemetry import StepTelemetry
 from {{ cookiecutter.package_name }}.observability.telemetry import (
     CORRELATION_FIELDS,
     configure_tracing,
@@ -281,6 +285,18 @@ async def test_sdk_and_service_metrics_are_served_for_prometheus(
     assert _metric_value(text, "agent_budget_stops_total", budget="steps") == 1
     # The SDK's own metrics come out of the same endpoint, tagged with the service.
     assert _metric_value(text, "temporal_workflow_completed_total", service=SERVICE_NAME) == 1
+    # ...and with nothing else: no service_name="temporal-core-sdk" next to service=.
+    assert "service_name=" not in text
+    # Cost buckets fit one LLM call (fractions of a cent), not the SDK's 0.05 .. 10 default.
+    cost_buckets = [
+        line.split('le="', 1)[1].split('"', 1)[0]
+        for line in text.splitlines()
+        if line.startswith("agent_llm_cost_usd_bucket{") and 'model="test-model"' in line
+    ]
+    assert [float(b) for b in cost_buckets] == [*LLM_COST_BUCKETS_USD, float("inf")]
+    # The recorded 0.25 USD call is counted at 0.25, not at the first bucket.
+    assert _metric_value(text, "agent_llm_cost_usd_bucket", model="test-model", le="0.1") == 0
+    assert _metric_value(text, "agent_llm_cost_usd_bucket", model="test-model", le="0.25") == 1
 
 
 def test_config_shows_the_observability_settings() -> None:
@@ -308,11 +324,17 @@ def test_only_the_harmless_detach_error_is_silenced() -> None:
 
 
 async def test_a_failed_activity_is_one_queryable_line(temporal_address: str) -> None:
+    exporter = InMemorySpanExporter()
+    configure_tracing(Settings(), processors=[SimpleSpanProcessor(exporter)])
     client = await plugin_client(temporal_address)
     queue = f"fail-{uuid.uuid4().hex[:8]}"
     with captured_logs(Settings(log_format="json")) as stream:
         async with Worker(
-            client, task_queue=queue, workflows=[BrokenWorkflow], activities=[broken_tool]
+            client,
+            task_queue=queue,
+            workflows=[BrokenWorkflow],
+            activities=[broken_tool],
+            interceptors=[StepTelemetry()],  # as build_workers registers it
         ):
             with pytest.raises(WorkflowFailureError):
                 await client.execute_workflow(
@@ -322,7 +344,14 @@ async def test_a_failed_activity_is_one_queryable_line(temporal_address: str) ->
         [failed] = [
             line for line in json_lines(stream) if line["event"] == "Completing activity as failed"
         ]
+    exporter.shutdown()
     assert failed["level"] == "warning"
     assert failed["activity_type"] == "broken_tool"
     assert "cannot handle 'x'" in failed["exception"]
     assert not [key for key in failed if key.startswith("__")]
+    # The SDK logs it after the step's span ended; it still names that span.
+    [step_span] = [
+        span for span in exporter.get_finished_spans() if span.name == "RunActivity:broken_tool"
+    ]
+    assert failed["trace_id"] == format(step_span.context.trace_id, "032x")
+    assert failed["span_id"] == format(step_span.context.span_id, "016x")

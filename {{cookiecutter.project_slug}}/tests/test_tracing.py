@@ -32,7 +32,7 @@ from {{ cookiecutter.package_name }}.runtime.runs import run_status, start_run
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import run_agent, running_workers, script, settings_for
-from tests.approval_support import EMAIL_SCRIPT, wait_for_pending
+from tests.approval_support import EMAIL_SCRIPT, temporal_cli, wait_for_pending
 from tests.support import free_port
 from tests.telemetry_support import captured_logs, json_lines, plugin_client
 
@@ -226,3 +226,49 @@ async def test_service_metrics_follow_the_run(
     assert _value(text, "agent_tool_calls_total", tool="search_docs", outcome="ok") == 1
     assert _value(text, "agent_budget_stops_total", budget="tokens") == 1
     assert _value(text, "temporal_workflow_completed_total", service=SERVICE_NAME) == 1
+
+
+async def test_a_signal_from_the_temporal_cli_links_to_the_run_and_queries_export_nothing(
+    dev_client: Client, temporal_address: str, spans: InMemorySpanExporter
+) -> None:
+    with FakeLlmServer(EMAIL_SCRIPT) as fake:
+        settings = settings_for(fake, approvers=["alice"])
+        async with running_workers(dev_client, settings) as queue:
+            handle = await start_run(
+                dev_client, AgentRequest(task="refund order 42"), task_queue=queue
+            )
+            await wait_for_pending(handle)  # queries, polled
+            # The temporal CLI traces nothing: its signal arrives without a trace context.
+            signalled = await temporal_cli(
+                temporal_address,
+                *("workflow", "signal", "--workflow-id", handle.id, "--name", "approve"),
+                *("--input", '{"approver": "alice", "reason": "ok"}'),
+            )
+            assert signalled.returncode == 0, signalled.stderr
+            result = await asyncio.wait_for(handle.result(), timeout=60)
+            await run_status(dev_client, handle.id)
+    assert result.status == "completed"
+    trace = _trace_of(spans, handle.id)
+    [run_span] = [span for span in trace if span.name == "RunWorkflow:AgentWorkflow"]
+    assert run_span.context.trace_id == int(result.trace_id or "0", 16)
+
+    # The signal's span (a trace of its own) links to the run's span.
+    [signal_span] = [
+        span
+        for span in spans.get_finished_spans()
+        if span.name == "HandleSignal:approve"
+        and (span.attributes or {}).get("temporalWorkflowID") == handle.id
+    ]
+    assert signal_span.context.trace_id != run_span.context.trace_id
+    linked = [(link.context.trace_id, link.context.span_id) for link in signal_span.links]
+    assert linked == [(run_span.context.trace_id, run_span.context.span_id)]
+    assert (signal_span.attributes or {})["agent.run_trace_id"] == result.trace_id
+    # The decision itself is on the run's trace.
+    assert any(
+        (span.attributes or {}).get(workflow_telemetry.APPROVAL_DECISION) == "approved"
+        for span in trace
+    )
+
+    # Queries (wait_for_pending, status) are read-only and polled: no span, no orphan trace.
+    names = {span.name for span in spans.get_finished_spans()}
+    assert not {name for name in names if name.startswith(("HandleQuery:", "QueryWorkflow:"))}

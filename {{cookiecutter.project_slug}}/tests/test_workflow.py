@@ -151,6 +151,28 @@ async def test_fallback_model_answers_after_the_primary_keeps_failing(
     assert calls == [("main", 503), ("main", 503), ("backup", 200)]
 
 
+async def test_once_the_primary_failed_later_runs_go_to_the_fallback_at_once(
+    time_skipping_env: WorkflowEnvironment, fake_llm: FakeLlmServer
+) -> None:
+    fake_llm.script = script(
+        {"content": "from backup", "faults": [{"status": 503, "times": None, "model": "main"}]}
+    )
+    settings = settings_for(
+        fake_llm, llm_model="main", llm_fallback_model="backup", llm_fallback_after_attempts=2
+    )
+    async with running_workers(time_skipping_env.client, settings) as queue:
+        _, first = await run_agent(time_skipping_env.client, queue, AgentRequest(task="first"))
+        after_first = len(fake_llm.completions())
+        _, second = await run_agent(time_skipping_env.client, queue, AgentRequest(task="second"))
+    assert (first.status, second.status) == ("completed", "completed")
+    calls = [(call.model, call.status) for call in fake_llm.completions()]
+    assert calls[:after_first] == [("main", 503), ("main", 503), ("backup", 200)]
+    # The breaker is open: the second run's first LLM step skips the failing primary.
+    assert calls[after_first:] == [("backup", 200)]
+    [record] = second.steps
+    assert (record.model, record.endpoint, record.attempt) == ("backup", "fallback", 1)
+
+
 async def test_continue_as_new_keeps_the_state(
     time_skipping_env: WorkflowEnvironment, fake_llm: FakeLlmServer
 ) -> None:

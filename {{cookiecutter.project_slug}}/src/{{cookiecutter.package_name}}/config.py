@@ -8,7 +8,6 @@ can print one clear line per problem instead of a traceback.
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -17,6 +16,8 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
+from .environment import merged_environment
+from .models import LLM_MAX_ATTEMPTS
 
 ENV_PREFIX = "AGENT_"
 # Values that mean "nobody filled this in"; refused outside development.
@@ -68,9 +69,11 @@ class Settings(BaseSettings):
     temporal_dev_address: str = "localhost:7233"
     temporal_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
-    health_host: str = "0.0.0.0"  # noqa: S104 - probes reach the container from outside
+    # Loopback by default: nothing is exposed on a laptop. Container images and
+    # manifests set the hosts to 0.0.0.0 (Dockerfile, docker-compose.yml, deploy/k8s).
+    health_host: str = "127.0.0.1"
     health_port: int = Field(default=8080, ge=1, le=65535)
-    api_host: str = "0.0.0.0"  # noqa: S104
+    api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
     secrets_backend: Literal["vault", "env"] = "{{ cookiecutter.secrets_backend }}"
@@ -90,15 +93,21 @@ class Settings(BaseSettings):
     # 0: no global limit; LLM calls then run on the run's own task queue, where
     # the worker takes them eagerly (no round trip through the server's matching).
     llm_max_requests_per_second: float = Field(default=5.0, ge=0)
-    # After this many failed attempts with retryable errors, the fallback answers.
+    # After this many failed attempts with retryable errors, the fallback answers; after
+    # as many in a row across steps, the primary's breaker opens: every call goes to the
+    # fallback for the cooling-off period, then one call probes the primary (llm_breaker.py).
     llm_fallback_model: str | None = None
     llm_fallback_base_url: str | None = None
     llm_fallback_after_attempts: int = Field(default=2, ge=1)
+    llm_fallback_cooldown_seconds: float = Field(default=60.0, gt=0)
     # USD per million tokens, by model name; "*" prices any model not listed.
     llm_prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: {
             "gpt-4o-mini": ModelPrice(input_per_mtok=0.15, output_per_mtok=0.60),
             "gpt-4o": ModelPrice(input_per_mtok=2.50, output_per_mtok=10.0),
+            # The local scripted model (`dev`, `demo`, tests) costs nothing, but is priced
+            # like gpt-4o-mini so cost, budgets and the cost metric show real numbers.
+            "scripted": ModelPrice(input_per_mtok=0.15, output_per_mtok=0.60),
         }
     )
     email_endpoint_url: str | None = None
@@ -158,7 +167,7 @@ class Settings(BaseSettings):
         default=1.0, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG"
     )
     # The SDK's Prometheus endpoint (plus the service's own metrics); 0 turns it off.
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     health_cache_seconds: float = Field(default=5.0, ge=0)
     health_check_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -235,7 +244,8 @@ class Settings(BaseSettings):
         if self.env is Environment.DEVELOPMENT:
             return []
         problems: list[str] = []
-        if "TEMPORAL_ADDRESS" not in os.environ and "TEMPORAL_PROFILE" not in os.environ:
+        environment = merged_environment()  # .env counts, as for every other setting
+        if "TEMPORAL_ADDRESS" not in environment and "TEMPORAL_PROFILE" not in environment:
             problems.append(
                 f"TEMPORAL_ADDRESS is required when {ENV_PREFIX}ENV={self.env.value} "
                 "(or set TEMPORAL_PROFILE to use a profile from the Temporal config file)"
@@ -287,13 +297,28 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
+def fallback_problems(settings: Settings) -> list[str]:
+    """A fallback that can never answer: the step gives up before its turn comes."""
+    limit = LLM_MAX_ATTEMPTS
+    after = settings.llm_fallback_after_attempts
+    if not (settings.llm_fallback_model or settings.llm_fallback_base_url) or after < limit:
+        return []
+    return [
+        f"{ENV_PREFIX}LLM_FALLBACK_AFTER_ATTEMPTS={after} switches the fallback off: an LLM "
+        f"step gives up after {limit} attempts (the LLM retry limit, "
+        f"policies.LLM_RETRY.maximum_attempts); set it below {limit}"
+    ]
+
+
 def load_settings() -> Settings:
     """Read and check the settings, or raise ``ConfigError`` naming each bad variable."""
     try:
         settings = Settings()
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
-    problems = settings.deployment_problems() + settings.secrets_problems()
+    problems = (
+        settings.deployment_problems() + settings.secrets_problems() + fallback_problems(settings)
+    )
     if problems:
         raise ConfigError(problems)
     return settings

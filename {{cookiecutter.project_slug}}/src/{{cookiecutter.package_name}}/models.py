@@ -23,6 +23,9 @@ REJECT_SIGNAL = "reject"
 DECIDE_UPDATE = "decide"
 # Custom search attribute (Bool) set while a run waits for a human; `pending` lists by it.
 AWAITING_APPROVAL_ATTRIBUTE = "AwaitingApproval"
+# Attempts of one LLM step (``agent.policies.LLM_RETRY``). Here, in the shared base,
+# because the settings check a fallback against it too (``config.fallback_problems``).
+LLM_MAX_ATTEMPTS = 5
 LLM_QUEUE_SUFFIX = "-llm"
 
 RunState = Literal[
@@ -31,11 +34,16 @@ RunState = Literal[
     "running_tool",
     "awaiting_approval",
     "completed",
+    "completed_with_failures",
     "rejected",
     "budget_exceeded",
     "failed",
 ]
-ResultStatus = Literal["completed", "rejected", "budget_exceeded", "failed"]
+# completed_with_failures: the model answered, but a tool call it made failed for good
+# (its effect did not happen); ``failed_steps`` names them. Not a success.
+ResultStatus = Literal[
+    "completed", "completed_with_failures", "rejected", "budget_exceeded", "failed"
+]
 
 
 def llm_task_queue(task_queue: str) -> str:
@@ -138,6 +146,11 @@ class ChatMessage(_Model):
     tool_call_id: str | None = None
 
 
+def failed_tool_steps(steps: list[StepRecord]) -> list[str]:
+    """Activity ids of the tool calls that ran and failed for good."""
+    return [step.activity_id for step in steps if step.kind == "tool" and step.outcome == "failed"]
+
+
 class StepRecord(_Model):
     """What happened in one step: an LLM call or a tool call."""
 
@@ -150,7 +163,9 @@ class StepRecord(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    outcome: Literal["answer", "tool_calls", "ok", "error", "skipped"]
+    # error: the call could not run (unknown tool, bad arguments); failed: the tool ran
+    # and failed for good (retries used up or a non-retryable error): no effect.
+    outcome: Literal["answer", "tool_calls", "ok", "error", "failed", "skipped"]
     detail: str = ""
     # From scheduling to result, retries included (workflow time: replay-safe).
     duration_seconds: float = 0.0
@@ -208,6 +223,9 @@ class AgentResult(_Model):
     steps: list[StepRecord]
     trace_id: str | None = Field(default=None, description="the run's trace (logs carry it too)")
     approvals: list[ApprovalRecord] = []
+    failed_steps: list[str] = Field(
+        default=[], description="activity ids of tool calls that failed for good"
+    )
 
 
 class AgentStatus(_Model):
@@ -222,6 +240,7 @@ class AgentStatus(_Model):
     trace_id: str | None = None
     approvals: list[ApprovalRecord] = []
     ignored_signals: list[str] = []
+    failed_steps: list[str] = []
 
     @property
     def pending(self) -> list[ApprovalRecord]:

@@ -8,7 +8,8 @@ that deduplicates on it performs each effect once.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import openai
 from pydantic import ValidationError
@@ -39,7 +40,10 @@ from ..secrets import (
     create_provider,
     tool_scope,
 )
+from .llm_breaker import CircuitBreaker
 from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
+
+T = TypeVar("T")
 
 
 def idempotency_key() -> str:
@@ -73,6 +77,10 @@ class AgentActivities:
         self._clients: dict[str | None, openai.AsyncOpenAI] = {}
         # The tools' JSON schemas never change while the worker runs: build them once.
         self._tool_schemas: list[Any] = [tool.openai_schema() for tool in self.tools.values()]
+        # Remembers a failing primary across steps and runs (this worker only).
+        self.breaker = CircuitBreaker(
+            settings.llm_fallback_after_attempts, settings.llm_fallback_cooldown_seconds
+        )
 
     def llm_client(self, base_url: str | None) -> openai.AsyncOpenAI:
         client = self._clients.get(base_url)
@@ -91,9 +99,11 @@ class AgentActivities:
     async def call_llm(self, request: LlmRequest) -> LlmResponse:
         settings = self.settings
         attempt = activity.info().attempt
-        use_fallback = bool(
-            (settings.llm_fallback_model or settings.llm_fallback_base_url)
-            and attempt > settings.llm_fallback_after_attempts
+        has_fallback = bool(settings.llm_fallback_model or settings.llm_fallback_base_url)
+        # The fallback answers late in a step's retries, or at once while the primary's
+        # breaker is open (it failed in earlier steps or runs on this worker).
+        use_fallback = has_fallback and (
+            attempt > settings.llm_fallback_after_attempts or not self.breaker.allow_primary()
         )
         model = request.model or settings.llm_model
         base_url = None
@@ -109,13 +119,16 @@ class AgentActivities:
         try:
             # Heartbeat while the model thinks: a call lost with its worker is
             # retried after the heartbeat timeout, not the start-to-close timeout.
-            completion = await heartbeating(
-                client.chat.completions.create(
-                    model=model,
-                    messages=messages,
-                    tools=self._tool_schemas,
+            completion = await self._watched(
+                heartbeating(
+                    client.chat.completions.create(
+                        model=model,
+                        messages=messages,
+                        tools=self._tool_schemas,
+                    ),
+                    activity.heartbeat,
                 ),
-                activity.heartbeat,
+                primary=has_fallback and not use_fallback,
             )
         except SecretError as error:  # the key could not be read (Vault down, denied...)
             raise secret_application_error(error) from None
@@ -155,6 +168,22 @@ class AgentActivities:
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
             attempt=attempt,
         )
+
+    async def _watched(self, call: Awaitable[T], *, primary: bool) -> T:
+        """Await a model call; for the primary, tell the breaker how it went."""
+        if not primary:
+            return await call
+        try:
+            result = await call
+        except openai.OpenAIError as error:
+            # Outages (5xx, 429, timeouts, unreachable) count; a refusal (4xx) means it answers.
+            if to_application_error(error).non_retryable:
+                self.breaker.record_success()
+            else:
+                self.breaker.record_failure()
+            raise
+        self.breaker.record_success()
+        return result
 
     async def _key_was_rotated(self, used: str) -> bool:
         """After a 401: drop the cached key and tell whether the store now holds another."""

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
+from ..models import LLM_MAX_ATTEMPTS
+
 # LLM step: retryable errors (429, 408, 409, 5xx, timeouts, connection errors)
 # back off from 1 s; a 429's Retry-After overrides the backoff for that attempt.
 LLM_START_TO_CLOSE = timedelta(seconds=120)
@@ -23,7 +25,7 @@ LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=5,
+    maximum_attempts=LLM_MAX_ATTEMPTS,
 )
 
 # Tool step: tools heartbeat while they work, so a dead worker's call moves to

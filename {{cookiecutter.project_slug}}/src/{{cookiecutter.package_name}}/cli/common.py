@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from ..config import Settings
 from ..models import AgentResult
+from ..observability.telemetry import configure_process
 from ..runtime.client import TemporalUnavailableError, connect
 from ..runtime.runs import format_steps
 
@@ -48,6 +49,8 @@ def fail(message: str, code: int = EXIT_UNHEALTHY) -> NoReturn:
 
 
 async def connect_or_fail(settings: Settings) -> Client:
+    # Logs first: the SDK core's own warnings (e.g. retries) go through the same chain.
+    configure_process(settings)
     try:
         return await connect(settings)
     except TemporalUnavailableError as error:

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowFailureError
 from .. import SERVICE_NAME
 from ..config import load_settings
 from ..devtools.fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
-from ..devtools.stack import StackError, local_stack
+from ..devtools.stack import StackError, local_stack, probes_line
 from ..models import AgentRequest, AgentResult
 from ..observability.telemetry import configure_process
 from ..runtime.runs import start_run
@@ -30,6 +30,14 @@ def fake_llm(
     script: Annotated[Path | None, typer.Option(help="script JSON (default: built-in)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default AGENT_FAKE_LLM_PORT)")] = None,
     host: Annotated[str, typer.Option(help="interface (0.0.0.0 in a container)")] = "127.0.0.1",
+    outbox_delay_ms: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="answer each /outbox delivery this late (the email is recorded at once): "
+            "time to SIGKILL a worker mid-delivery",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the scripted OpenAI-compatible model (and a recording /outbox) until Ctrl-C."""
     settings = load_settings()
@@ -38,10 +46,16 @@ def fake_llm(
     except (OSError, ValidationError) as error:
         fail(f"cannot load script {script}: {error}", EXIT_CONFIG_ERROR)
     try:
-        server = FakeLlmServer(loaded, host=host, port=port or settings.fake_llm_port)
+        server = FakeLlmServer(
+            loaded,
+            host=host,
+            port=port or settings.fake_llm_port,
+            outbox_delay_seconds=outbox_delay_ms / 1000,
+        )
     except OSError as error:
         fail(f"cannot listen on port {port or settings.fake_llm_port}: {error}")
-    typer.echo(f"scripted model at {server.base_url}  (outbox: {server.outbox_url})")
+    delay = f", answers {outbox_delay_ms} ms late" if outbox_delay_ms else ""
+    typer.echo(f"scripted model at {server.base_url}  (outbox: {server.outbox_url}{delay})")
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
 
@@ -75,12 +89,14 @@ def dev(
             fake_llm_port=settings.fake_llm_port,
             stop=stop,
             script=loaded,
+            serve_probes=True,
         ) as stack:
             model = stack.fake_llm.base_url if stack.fake_llm else settings.openai_base_url
             typer.echo(f"temporal: {stack.temporal_address}  web ui: {stack.ui_url}")
             if stack.vault_address:
                 typer.echo(f"vault (dev server, token dev-root): {stack.vault_address}")
             typer.echo(f"model: {model}  task queue: {settings.task_queue}")
+            typer.echo(probes_line(stack))
             typer.echo(f'ready: try `{SERVICE_NAME} run "{DEMO_TASK}" --wait`; Ctrl-C stops')
             await stop.wait()
         typer.echo("stopped")

@@ -14,6 +14,7 @@ from ..config import load_settings
 from ..models import AgentRequest, AgentResult, AgentStatus
 from ..observability.telemetry import configure_process
 from ..runtime.client import TemporalUnavailableError
+from ..runtime.run_errors import QUERY_ERRORS, query_error_reason
 from ..runtime.runs import run_status, start_run
 from ..runtime.worker import WorkerSetupError, run_worker
 from .common import (
@@ -95,8 +96,8 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
         client = await connect_or_fail(settings)
         try:
             return await run_status(client, workflow_id)
-        except RPCError as error:
-            fail(f"cannot read run {workflow_id}: {error.message}")
+        except QUERY_ERRORS as error:
+            fail(f"cannot read run {workflow_id}: {await query_error_reason(client, error)}")
 
     typer.echo(run_async(query()).model_dump_json(indent=2))
 

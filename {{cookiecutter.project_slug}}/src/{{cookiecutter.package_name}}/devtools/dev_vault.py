@@ -4,11 +4,19 @@
 memory; it is started with the well-known development token and bootstrapped
 with the service's policies and demo secrets, so the local stack reads its
 secrets exactly the way production does.
+
+``dev`` keeps Temporal's state in ``.dev/``; runs there carry payloads sealed
+with the dev codec key, so that key is kept beside them (``.dev/codec-key.json``)
+and loaded into every fresh dev server: a restarted ``dev`` can still read, and
+finish, the runs it left. Demo secrets are regenerated; nothing else matters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +30,7 @@ from pydantic import SecretStr
 
 from ..config import Environment, Settings
 from ..secrets.base import SecretScope
+from ..secrets.scopes import CODEC_SCOPE
 from ..secrets.vault import DEV_ROOT_TOKEN, server_health, vault_address
 from ..secrets.vault_admin import admin_client, bootstrap, default_demo_secrets
 from .processes import stop_process
@@ -33,10 +42,16 @@ class DevVaultError(Exception):
     """The dev server could not start; the message says why."""
 
 
+CODEC_KEY_FILE = "codec-key.json"
+
+
 @dataclass
 class DevVault:
     address: str
     process: subprocess.Popen[bytes]
+    # Where the codec key is kept between runs of `dev` (None: throwaway, e.g. `demo`).
+    codec_file: Path | None = None
+    settings: Settings | None = None
 
     def settings_for(self, settings: Settings) -> Settings:
         return settings.model_copy(
@@ -44,6 +59,10 @@ class DevVault:
         )
 
     def stop(self) -> None:
+        if self.codec_file is not None and self.settings is not None:
+            # Keys rotated during this session (`secrets rotate-codec-key`) are kept too.
+            with contextlib.suppress(Exception):
+                _save_codec_secret(self.settings, self.codec_file)
         stop_process(self.process, timeout=10)
 
 
@@ -54,8 +73,18 @@ def bao_binary() -> str:
     return path
 
 
-async def start_dev_vault(settings: Settings, *, port: int, scopes: list[SecretScope]) -> DevVault:
-    """Start ``bao server -dev`` on ``port``, wait for it, write policies and demo secrets."""
+async def start_dev_vault(
+    settings: Settings,
+    *,
+    port: int,
+    scopes: list[SecretScope],
+    codec_file: Path | None = None,
+) -> DevVault:
+    """Start ``bao server -dev`` on ``port``, wait for it, write policies and demo secrets.
+
+    With ``codec_file``, the codec key kept there from an earlier session is restored
+    (or, the first time, the new one is saved there).
+    """
     address = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv; returns at once
         [
@@ -78,6 +107,9 @@ async def start_dev_vault(settings: Settings, *, port: int, scopes: list[SecretS
         await asyncio.to_thread(
             bootstrap, client, configured, scopes, default_demo_secrets(scopes, configured)
         )
+        if codec_file is not None and any(scope.name == CODEC_SCOPE.name for scope in scopes):
+            await asyncio.to_thread(_restore_or_save_codec_secret, configured, codec_file)
+            vault.codec_file, vault.settings = codec_file, configured
     except BaseException:
         vault.stop()
         raise
@@ -105,8 +137,47 @@ async def _wait_until_serving(vault: DevVault) -> None:
         await asyncio.sleep(0.1)
 
 
+def _codec_path(settings: Settings) -> str:
+    return f"{settings.vault_prefix}/{CODEC_SCOPE.paths[0]}"
+
+
+def _restore_or_save_codec_secret(settings: Settings, codec_file: Path) -> None:
+    if not codec_file.exists():
+        _save_codec_secret(settings, codec_file)
+        return
+    try:
+        kept = json.loads(codec_file.read_text(encoding="utf-8"))
+        if not isinstance(kept, dict) or not all(isinstance(v, str) for v in kept.values()):
+            raise ValueError("not a JSON object of strings")
+    except (OSError, ValueError) as error:
+        raise DevVaultError(
+            f"cannot read the kept dev codec key {codec_file}: {error}; runs in "
+            f"{codec_file.parent} need it (delete that whole directory to start over)"
+        ) from None
+    admin_client(settings, DEV_ROOT_TOKEN).secrets.kv.v2.create_or_update_secret(
+        path=_codec_path(settings), secret=kept, mount_point=settings.vault_kv_mount
+    )
+
+
+def _save_codec_secret(settings: Settings, codec_file: Path) -> None:
+    current = admin_client(settings, DEV_ROOT_TOKEN).secrets.kv.v2.read_secret_version(
+        path=_codec_path(settings),
+        mount_point=settings.vault_kv_mount,
+        raise_on_deleted_version=True,
+    )
+    codec_file.parent.mkdir(parents=True, exist_ok=True)
+    # Owner-only: these are the keys to every payload in the dev Temporal state.
+    fd = os.open(codec_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(current["data"]["data"], out)
+
+
 async def dev_vault_for(
-    settings: Settings, scopes: list[SecretScope], *, private: bool
+    settings: Settings,
+    scopes: list[SecretScope],
+    *,
+    private: bool,
+    state_dir: Path | None = None,
 ) -> DevVault | None:
     """The Vault the local stack should start, or None to use the configured one.
 
@@ -115,7 +186,8 @@ async def dev_vault_for(
 
     ``private`` (``demo``): always a fresh server on a free port. Otherwise
     (``dev``): a Vault already answering at ``VAULT_ADDR`` is used as is; when
-    nothing answers at a loopback address, the dev server is started there.
+    nothing answers at a loopback address, the dev server is started there, with
+    the codec key kept in ``state_dir`` (beside Temporal's state).
     """
     if settings.env is not Environment.DEVELOPMENT:
         return None
@@ -126,7 +198,10 @@ async def dev_vault_for(
     target = urlparse(vault_address(settings))
     if target.hostname not in {"127.0.0.1", "localhost"}:
         return None  # a remote Vault that is down: let readiness and errors say so
-    return await start_dev_vault(settings, port=target.port or 8200, scopes=scopes)
+    codec_file = state_dir / CODEC_KEY_FILE if state_dir is not None else None
+    return await start_dev_vault(
+        settings, port=target.port or 8200, scopes=scopes, codec_file=codec_file
+    )
 
 
 def _free_port() -> int:

@@ -11,7 +11,7 @@ Names as Prometheus shows them get ``_total`` on counters and ``_bucket`` / ``_s
 | metric | kind | attributes |
 |---|---|---|
 | ``agent_llm_tokens`` | counter | ``model``, ``direction`` (input/output) |
-| ``agent_llm_cost_usd`` | histogram (sum = total cost) | ``model`` |
+| ``agent_llm_cost_usd`` | histogram (sum = total cost; buckets 0.0001 .. 1 USD) | ``model`` |
 | ``agent_tool_calls`` | counter | ``tool``, ``outcome`` (ok/error) |
 | ``agent_tool_errors`` | counter | ``tool``, ``error`` (exception type) |
 | ``agent_approval_wait`` | histogram of durations | ``tool``, ``decision`` |
@@ -30,6 +30,26 @@ TOOL_CALLS = "agent_tool_calls"
 TOOL_ERRORS = "agent_tool_errors"
 APPROVAL_WAIT = "agent_approval_wait"
 BUDGET_STOPS = "agent_budget_stops"
+
+# Bucket boundaries of the service's histograms, for the Prometheus exporter
+# (telemetry.metrics_runtime). One LLM call costs fractions of a cent to about a
+# dollar: the SDK's default buckets (0.05 .. 10) would put every call in the first.
+LLM_COST_BUCKETS_USD = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
+HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {LLM_COST: LLM_COST_BUCKETS_USD}
 
 
 class ServiceMetrics:

@@ -1,10 +1,17 @@
-"""Trace sampling from the standard ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``.
+"""Which spans are recorded: what ``OTEL_TRACES_SAMPLER`` says, minus Temporal's query spans.
 
-The tracer provider exists before the settings are read (Temporal's plugin
-needs it first), so it gets a ``SettingsSampler`` whose choice
-``configure_tracing`` fills in from the settings, ``.env`` included. A run
-that is not sampled still has a trace id (for logs and status), its spans are
-just not recorded or exported: that is where the CPU goes back.
+Queries are read-only and polled (``status``, ``pending``, the Web UI), so each
+one would otherwise export a ``HandleQuery:*`` span from the worker, and when
+the caller traces nothing (the ``temporal`` CLI, the Web UI) that span is an
+orphan in a trace of its own. Dropping them keeps traces to what a run did.
+
+Everything else follows the standard ``OTEL_TRACES_SAMPLER`` /
+``OTEL_TRACES_SAMPLER_ARG`` (all traces by default). The tracer provider exists
+before the settings are read (Temporal's plugin needs it first), so
+``configure_tracing`` fills in ``DropQuerySpans.chosen`` from the settings,
+``.env`` included. A run that is not sampled still has a trace id (for logs and
+status); its spans are just not recorded or exported, which is where the CPU
+goes back.
 """
 
 from __future__ import annotations
@@ -15,16 +22,19 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
+    Decision,
     ParentBased,
     Sampler,
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanKind
-from opentelemetry.trace.span import TraceState
+from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.util.types import Attributes
 
 from ..config import Settings
+
+# Span names of Temporal's tracing interceptor for queries (client and worker side).
+QUERY_SPAN_PREFIXES = ("HandleQuery:", "QueryWorkflow:")
 
 
 def sampler_for(settings: Settings) -> Sampler:
@@ -41,10 +51,9 @@ def sampler_for(settings: Settings) -> Sampler:
     return root
 
 
-class SettingsSampler(Sampler):
-    """Delegates to the sampler chosen by the settings (all traces until then)."""
-
+class DropQuerySpans(Sampler):
     def __init__(self) -> None:
+        # Until configure_tracing reads the settings: all traces (OpenTelemetry's default).
         self.chosen: Sampler = ParentBased(ALWAYS_ON)
 
     def should_sample(
@@ -55,11 +64,12 @@ class SettingsSampler(Sampler):
         kind: SpanKind | None = None,
         attributes: Attributes = None,
         links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
+        trace_state: object = None,
     ) -> SamplingResult:
-        return self.chosen.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
+        if name.startswith(QUERY_SPAN_PREFIXES):
+            parent = get_current_span(parent_context).get_span_context()
+            return SamplingResult(Decision.DROP, None, parent.trace_state)
+        return self.chosen.should_sample(parent_context, trace_id, name, kind, attributes, links)
 
     def get_description(self) -> str:
-        return f"SettingsSampler({self.chosen.get_description()})"
+        return f"DropQuerySpans({self.chosen.get_description()})"

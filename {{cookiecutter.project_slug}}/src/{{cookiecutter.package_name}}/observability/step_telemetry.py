@@ -17,6 +17,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from ..models import CALL_LLM, RUN_TOOL, LlmResponse, ToolRequest
 from .metrics import ServiceMetrics
+from .telemetry import remember_failed_span
 
 # Attribute names: OpenTelemetry's GenAI conventions where they exist.
 MODEL = "gen_ai.response.model"
@@ -54,6 +55,8 @@ class _StepTelemetryInbound(ActivityInboundInterceptor):
         try:
             result = await self.next.execute_activity(input)
         except Exception as error:
+            # The SDK logs the failure after this span closed; give that line its ids.
+            remember_failed_span(error)
             if info.activity_type == RUN_TOOL and tool is not None:
                 metrics.tool_call(tool=tool, error=_error_type(error))
             raise

@@ -15,8 +15,8 @@ workflow replays, so a replay repeats nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import sys
 from collections.abc import MutableMapping, Sequence
 from typing import Any, TextIO
@@ -29,19 +29,34 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from structlog.typing import EventDict, Processor, WrappedLogger
 from temporalio import activity, workflow
 from temporalio.contrib.opentelemetry import ReplaySafeTracerProvider, create_tracer_provider
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from .. import SERVICE_NAME, __version__
 from ..config import Environment, Settings
+from ..environment import merged_environment
+from .metrics import HISTOGRAM_BUCKETS
 from .redaction import RedactSecrets, ScrubRendered
-from .sampling import SettingsSampler, sampler_for
+from .sampling import DropQuerySpans, sampler_for
 
 # The fields a log query can rely on (see docs/runbooks.md).
 CORRELATION_FIELDS = ("workflow_id", "run_id", "activity_type", "attempt", "trace_id")
 
+# The SDK core's (Rust) own log lines are forwarded here, into the same chain.
+CORE_LOGGER = "temporalio.core"
+# Set on an exception by the step interceptor: the span of the step it failed.
+FAILED_SPAN_ATTRIBUTE = "__agent_span_context__"
+
 _tracer_provider: ReplaySafeTracerProvider | None = None
 _exporters_configured = False
-_sampler = SettingsSampler()
+_default_runtime_installed = False
+_sampler = DropQuerySpans()
 
 
 # --- logs ------------------------------------------------------------------------
@@ -77,12 +92,50 @@ def add_temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> Ev
 
 
 def add_trace_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """The current span's trace and span id, as the hex strings tracing back ends show."""
+    """The current span's trace and span id, as the hex strings tracing back ends show.
+
+    The SDK logs "Completing activity as failed" after the step's span has closed;
+    that line gets the ids of the span the exception escaped from (recorded by
+    ``step_telemetry``).
+    """
     context = opentelemetry.trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        context = _failed_span_context(event_dict.get("exc_info"))
     if context.is_valid:
         _put(event_dict, "trace_id", format(context.trace_id, "032x"))
         _put(event_dict, "span_id", format(context.span_id, "016x"))
     return event_dict
+
+
+def _failed_span_context(exc_info: object) -> opentelemetry.trace.SpanContext:
+    error = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else exc_info
+    context = getattr(error, FAILED_SPAN_ATTRIBUTE, None)
+    if isinstance(context, opentelemetry.trace.SpanContext):
+        return context
+    return opentelemetry.trace.INVALID_SPAN_CONTEXT
+
+
+def remember_failed_span(error: BaseException) -> None:
+    """Tag ``error`` with the current span, for the SDK's later failure line."""
+    context = opentelemetry.trace.get_current_span().get_span_context()
+    if context.is_valid:
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(error, FAILED_SPAN_ATTRIBUTE, context)
+
+
+def _core_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Forwarded SDK core lines: the core's target and fields as JSON-able fields."""
+    core = event_dict.pop("temporal_log", None)
+    if core is not None:
+        _put(event_dict, "core_target", getattr(core, "target", None))
+        fields = getattr(core, "fields", None)
+        if isinstance(fields, dict) and fields:
+            _put(event_dict, "core_fields", {str(k): _plain(v) for k, v in fields.items()})
+    return event_dict
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 def _add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -130,7 +183,7 @@ def configure_logging(
         add_trace_context,
     ]
     # Standard-library records: their ``extra`` fields first, then the same chain.
-    foreign: list[Processor] = [structlog.stdlib.ExtraAdder(), _drop_noise, *shared]
+    foreign: list[Processor] = [structlog.stdlib.ExtraAdder(), _drop_noise, _core_fields, *shared]
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json(settings)
@@ -200,11 +253,11 @@ def install_tracer_provider() -> ReplaySafeTracerProvider:
     """
     global _tracer_provider
     if _tracer_provider is None:
-        attributes: dict[str, str] = {"service.version": __version__}
-        if not os.environ.get("OTEL_SERVICE_NAME"):
-            attributes["service.name"] = SERVICE_NAME
+        # OTEL_SERVICE_NAME may be in .env, which OpenTelemetry does not read itself.
+        service_name = merged_environment().get("OTEL_SERVICE_NAME") or SERVICE_NAME
+        attributes = {"service.version": __version__, "service.name": service_name}
         _tracer_provider = create_tracer_provider(
-            sampler=_sampler, resource=Resource.create(attributes)
+            resource=Resource.create(attributes), sampler=_sampler
         )
         opentelemetry.trace.set_tracer_provider(_tracer_provider)
         logging.getLogger("opentelemetry.context").addFilter(_DropCrossContextDetach())
@@ -230,7 +283,12 @@ def configure_tracing(
             # Imported here: only processes that export pay for it.
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            # The endpoint is passed on: it may come from .env, which the exporter does not
+            # read. The signal-specific variable still wins, as the OTLP spec says.
+            endpoint = merged_environment().get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or (
+                settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+            )
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         if settings.trace_console:
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     for processor in processors:
@@ -252,12 +310,45 @@ def current_trace_id() -> str | None:
 # --- metrics ---------------------------------------------------------------------
 
 
+def core_telemetry(metrics: PrometheusConfig | None = None) -> TelemetryConfig:
+    """The SDK core's telemetry: its log lines forwarded into Python logging (so they
+    are rendered like every other line, JSON included), and its metrics, if any."""
+    forwarding = LogForwardingConfig(
+        logger=logging.getLogger(CORE_LOGGER),
+        # The fields become structured fields (see _core_fields), not text.
+        append_log_fields_to_message=False,
+        append_target_to_name=False,
+        prepend_target_on_message=False,
+    )
+    # WARN: connection trouble and the like; the core's DEBUG is a flood of poll lines.
+    return TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=forwarding,
+        ),
+        metrics=metrics,
+        global_tags={"service": SERVICE_NAME},
+        # Otherwise every metric also carries service_name="temporal-core-sdk".
+        attach_service_name=False,
+    )
+
+
+def install_default_runtime() -> None:
+    """Make the SDK's default runtime (used by every client without its own) forward
+    the core's logs; once per process, before the first client connects."""
+    global _default_runtime_installed
+    if not _default_runtime_installed:
+        _default_runtime_installed = True
+        Runtime.set_default(Runtime(telemetry=core_telemetry()), error_if_already_set=False)
+
+
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """A Temporal runtime serving Prometheus metrics on ``AGENT_METRICS_PORT`` (0: none).
 
     Pass it to ``connect(settings, runtime=...)`` in the worker or API process; the
     SDK's metrics and the service's own (recorded through ``activity.metric_meter()``
-    and ``workflow.metric_meter()``) are served at ``/metrics`` on that port.
+    and ``workflow.metric_meter()``) are served at ``/metrics`` on that port. The
+    core's logs are forwarded as with the default runtime.
     """
     if settings.metrics_port == 0:
         return None
@@ -265,13 +356,13 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
         bind_address=f"{settings.metrics_host}:{settings.metrics_port}",
         counters_total_suffix=True,
         durations_as_seconds=True,
+        histogram_bucket_overrides=dict(HISTOGRAM_BUCKETS),
     )
-    return Runtime(
-        telemetry=TelemetryConfig(metrics=prometheus, global_tags={"service": SERVICE_NAME})
-    )
+    return Runtime(telemetry=core_telemetry(prometheus))
 
 
 def configure_process(settings: Settings, *, redactors: Sequence[Processor] = ()) -> None:
     """Logs and traces for a process, in the order they must happen (before connecting)."""
     configure_logging(settings, redactors=redactors)
     configure_tracing(settings)
+    install_default_runtime()

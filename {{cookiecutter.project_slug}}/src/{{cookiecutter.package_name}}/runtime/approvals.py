@@ -30,6 +30,7 @@ from ..models import (
     ApprovalRecord,
     DecideRequest,
 )
+from .run_errors import QUERY_ERRORS, closed_or_stuck, query_error_reason
 from .runs import run_status
 
 AWAITING_APPROVAL = SearchAttributeKey.for_bool(AWAITING_APPROVAL_ATTRIBUTE)
@@ -114,8 +115,10 @@ async def list_pending(client: Client, *, limit: int = 100) -> list[PendingRun]:
 async def _with_approvals(client: Client, run: PendingRun) -> PendingRun:
     try:
         status = await run_status(client, run.workflow_id, rpc_timeout=STATUS_TIMEOUT)
-    except RPCError as error:
-        return PendingRun(run.workflow_id, run.task_queue, [], f"status unavailable: {error}")
+    except QUERY_ERRORS as error:
+        # One unreadable run (e.g. its codec key is gone) is named, the others still show.
+        reason = await query_error_reason(client, error)
+        return PendingRun(run.workflow_id, run.task_queue, [], f"status unavailable: {reason}")
     return PendingRun(run.workflow_id, run.task_queue, status.pending)
 
 
@@ -124,7 +127,13 @@ async def pending_of(client: Client, workflow_id: str) -> AgentStatus:
     try:
         return await run_status(client, workflow_id, rpc_timeout=STATUS_TIMEOUT)
     except RPCError as error:
-        raise _rpc_error(workflow_id, error) from None
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise _rpc_error(workflow_id, error) from None
+        reason = await query_error_reason(client, error)
+        raise ApprovalError("unavailable", f"run {workflow_id}: {reason}") from None
+    except QUERY_ERRORS as error:
+        reason = await query_error_reason(client, error)
+        raise ApprovalError("unavailable", f"run {workflow_id}: {reason}") from None
 
 
 async def decide(client: Client, workflow_id: str, request: DecideRequest) -> ApprovalRecord:
@@ -142,7 +151,13 @@ async def decide(client: Client, workflow_id: str, request: DecideRequest) -> Ap
             raise ApprovalError(kind, cause.message) from None  # type: ignore[arg-type]
         raise ApprovalError("invalid", str(cause or failed)) from None
     except RPCError as error:
-        raise _rpc_error(workflow_id, error) from None
+        refused = _rpc_error(workflow_id, error)
+        if refused.kind == "not_running":
+            # "Not running" may be a RUNNING run whose workflow task keeps failing.
+            actual = await closed_or_stuck(client, workflow_id)
+            if actual is not None and "is running" in actual:
+                raise ApprovalError("unavailable", actual) from None
+        raise refused from None
     except TimeoutError:
         raise ApprovalError(
             "unavailable",

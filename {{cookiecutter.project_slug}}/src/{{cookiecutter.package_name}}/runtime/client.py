@@ -3,6 +3,7 @@
 ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, the TLS
 variables and TOML profiles (``TEMPORAL_PROFILE``) are read by temporalio's own
 envconfig, so Temporal Cloud and self-hosted clusters need no code change.
+envconfig reads them from ``.env`` too: it is handed the merged environment.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
 from ..config import Environment, Settings
+from ..environment import merged_environment
+from ..observability.telemetry import install_default_runtime
 from ..secrets import SecretProvider
 from .plugin import payload_codec, service_plugin
 
@@ -24,7 +27,12 @@ class TemporalUnavailableError(Exception):
 
 
 def connect_config(settings: Settings) -> dict[str, Any]:
-    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    environment = merged_environment()
+    config: dict[str, Any] = dict(
+        ClientConfig.load_client_connect_config(
+            profile=environment.get("TEMPORAL_PROFILE"), override_env_vars=environment
+        )
+    )
     if not config.get("target_host"):
         if settings.env is not Environment.DEVELOPMENT:
             raise TemporalUnavailableError("TEMPORAL_ADDRESS is not set")
@@ -42,6 +50,8 @@ async def connect(
     and ``provider`` feeds the payload codec's keys (shared with the worker's activities)."""
     config = connect_config(settings)
     address = config["target_host"]
+    if runtime is None:
+        install_default_runtime()  # the SDK core's logs go to Python logging
     plugin = service_plugin(payload_codec(settings, provider))
     try:
         return await asyncio.wait_for(

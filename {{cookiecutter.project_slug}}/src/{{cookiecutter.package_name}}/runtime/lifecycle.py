@@ -18,6 +18,13 @@ from temporalio.worker import Interceptor, WorkerDeploymentConfig, WorkerTuner
 
 from ..config import Settings
 
+# After a worker dies, the next workflow task of each run it had cached is first
+# offered to that worker's sticky queue, and only moves to the shared queue when
+# nobody picks it up within this time (the SDK's default is 10 s, added to every
+# recovery). A live worker takes its sticky tasks in milliseconds; one that is
+# too busy for this just lets another worker replay the history.
+STICKY_QUEUE_SCHEDULE_TO_START = timedelta(seconds=2)
+
 
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
     """Worker deployment versioning, on when a build id is configured.
@@ -51,6 +58,7 @@ def worker_options(settings: Settings, interceptors: Sequence[Interceptor] = ())
     """
     return {
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
+        "sticky_queue_schedule_to_start_timeout": STICKY_QUEUE_SCHEDULE_TO_START,
         "deployment_config": deployment_config(settings),
         "interceptors": list(interceptors),
         **slot_options(settings),

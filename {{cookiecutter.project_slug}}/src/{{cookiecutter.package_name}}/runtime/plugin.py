@@ -21,6 +21,7 @@ from .. import SERVICE_NAME
 from ..config import ConfigError, Settings
 from ..observability.telemetry import install_tracer_provider
 from ..secrets import SecretProvider
+from .failures import EncodedFailureConverter, ServiceFailureConverter
 
 # Modules the workflow sandbox shares with the worker instead of re-importing:
 # tracing (its context must be the worker's) and structlog (imported with the
@@ -42,9 +43,14 @@ def service_plugin(codec: PayloadCodec | None = None) -> SimplePlugin:
     # Temporal's tracing needs a replay-safe global tracer provider before any
     # worker exists; exporters are added to it later by telemetry.configure_tracing.
     install_tracer_provider()
-    converter = pydantic_data_converter
+    converter = dataclasses.replace(
+        pydantic_data_converter, failure_converter_class=ServiceFailureConverter
+    )
     if codec is not None:
-        converter = dataclasses.replace(converter, payload_codec=codec)
+        # Failure messages and stack traces are encrypted too, not only payloads.
+        converter = dataclasses.replace(
+            converter, payload_codec=codec, failure_converter_class=EncodedFailureConverter
+        )
     return SimplePlugin(
         f"{SERVICE_NAME}.plugin",
         data_converter=converter,

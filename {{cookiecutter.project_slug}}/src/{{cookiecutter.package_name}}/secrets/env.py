@@ -12,13 +12,11 @@ values such as ``changeme``, naming the variable (never the value).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 
-from dotenv import dotenv_values
-
 from ..config import PLACEHOLDER_VALUES, Environment, Settings
+from ..environment import merged_environment
 from .base import (
     SecretAccessDeniedError,
     SecretConfigError,
@@ -42,8 +40,7 @@ def env_var_for(path: str, key: str) -> str:
 
 
 def _process_environment() -> Mapping[str, str]:
-    from_file = {k: v for k, v in dotenv_values(".env").items() if v is not None}
-    return {**from_file, **os.environ}  # real environment wins over .env
+    return merged_environment()  # real environment wins over .env
 
 
 class EnvSecretProvider(SecretProvider):

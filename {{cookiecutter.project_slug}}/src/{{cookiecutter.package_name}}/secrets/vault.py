@@ -5,9 +5,13 @@ policy lets it do little more than mint child tokens through the token role
 ``<prefix>-scoped``. Each scope (a tool, the LLM client, the codec) is read with
 its own child token carrying only that scope's policy, so a tool that asks for
 another tool's path gets HTTP 403 from Vault itself. Child tokens live for
-``AGENT_VAULT_CHILD_TOKEN_TTL_SECONDS`` and are reused for half of that; the
-login token is renewed before it expires and re-obtained when renewal is no
-longer possible. hvac is blocking, so every call runs in a worker thread.
+``AGENT_VAULT_CHILD_TOKEN_TTL_SECONDS`` (or less, when the token role caps them:
+then a warning says so) and are reused for half of the TTL Vault actually granted.
+A 403 on a cached child token drops it and retries once with a fresh one (the
+server may have been restarted and forgotten it); a 403 with a fresh token is a
+real denial. The login token is renewed before it expires and re-obtained when
+renewal is no longer possible. hvac is blocking, so every call runs in a worker
+thread.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ _T = TypeVar("_T")
 RENEW_AT_FRACTION = 1 / 3
 
 
+class _StaleChildTokenError(vault_errors.Forbidden):  # type: ignore[misc]  # hvac is untyped
+    """Internal: Vault refused a cached child token; it was dropped, mint a fresh one."""
+
+
 class VaultSecretProvider(SecretProvider):
     backend = "vault"
 
@@ -69,7 +77,9 @@ class VaultSecretProvider(SecretProvider):
         self._expires_at: float | None = None  # None: the token never expires
         self._ttl = 0.0
         self._renewable = False
-        self._children: dict[str, tuple[str, float]] = {}
+        # scope name -> (token, expires at, granted TTL in seconds)
+        self._children: dict[str, tuple[str, float, float]] = {}
+        self._warned_capped_ttl = False
         self._policies: list[str] = []
         self._accessor = ""
 
@@ -248,12 +258,18 @@ class VaultSecretProvider(SecretProvider):
     # -- scoped reads (worker thread) --------------------------------------
 
     def _child_token(self, scope: SecretScope) -> str:
+        return self._scoped_token(scope)[0]
+
+    def _scoped_token(self, scope: SecretScope) -> tuple[str, bool]:
+        """``scope``'s child token, and whether it was minted just now."""
         self._ensure_token()
         ttl = self._settings.vault_child_token_ttl_seconds
         with self._lock:
             cached = self._children.get(scope.name)
-            if cached is not None and cached[1] - self._clock() > ttl / 2:
-                return cached[0]
+            # Reuse for half of what Vault granted (not of what we asked for): a role
+            # that caps the TTL lower must not turn every read into a token mint.
+            if cached is not None and cached[1] - self._clock() > cached[2] / 2:
+                return cached[0], False
             try:
                 auth = self._create_child(scope, ttl)
             except vault_errors.Forbidden:
@@ -262,9 +278,30 @@ class VaultSecretProvider(SecretProvider):
                 self._login()  # the login token was revoked or expired: once more, fresh
                 auth = self._create_child(scope, ttl)
             token: str = auth["client_token"]
+            granted = float(auth["lease_duration"])
             self._registry.add(token)
-            self._children[scope.name] = (token, self._clock() + float(auth["lease_duration"]))
-            return token
+            self._warn_if_capped(granted, ttl)
+            self._children[scope.name] = (token, self._clock() + granted, granted)
+            return token, True
+
+    def _warn_if_capped(self, granted: float, requested: int) -> None:
+        if granted >= requested or self._warned_capped_ttl:
+            return
+        self._warned_capped_ttl = True
+        logger.warning(
+            "Vault granted child tokens for %.0f s, not the %d s of "
+            "AGENT_VAULT_CHILD_TOKEN_TTL_SECONDS: the token role %s caps them; tokens are "
+            "reused for half of the granted TTL. Align the setting with the role "
+            "(development: re-run `%s secrets bootstrap` with this setting)",
+            granted,
+            requested,
+            token_role_name(self._settings.vault_prefix),
+            SERVICE_NAME,
+        )
+
+    def _drop_child(self, scope: SecretScope) -> None:
+        with self._lock:
+            self._children.pop(scope.name, None)
 
     def _create_child(self, scope: SecretScope, ttl: int) -> dict[str, Any]:
         auth: dict[str, Any] = self._client.auth.token.create(
@@ -281,25 +318,37 @@ class VaultSecretProvider(SecretProvider):
         policy = scope.policy_name(self._settings.vault_prefix)
 
         def attempt() -> Any:
-            token = self._child_token(scope)
-            return self._new_client(token).secrets.kv.v2.read_secret_version(
-                path=f"{self._settings.vault_prefix}/{path}",
-                mount_point=self._settings.vault_kv_mount,
-                raise_on_deleted_version=True,
-            )
+            token, fresh = self._scoped_token(scope)
+            try:
+                return self._new_client(token).secrets.kv.v2.read_secret_version(
+                    path=f"{self._settings.vault_prefix}/{path}",
+                    mount_point=self._settings.vault_kv_mount,
+                    raise_on_deleted_version=True,
+                )
+            except vault_errors.Forbidden:
+                self._drop_child(scope)
+                if fresh:
+                    raise
+                # A cached child token the server no longer knows (Vault restarted,
+                # the token revoked) is refused like a real denial: try a fresh one.
+                logger.info("vault refused a cached %s token; retrying with a fresh one", policy)
+                raise _StaleChildTokenError from None
 
         def read() -> Any:
             try:
-                return attempt()
+                try:
+                    return attempt()
+                except _StaleChildTokenError:
+                    return attempt()
             except vault_errors.Forbidden:
                 if self._login_token_alive():
                     raise  # a real denial: the policy does not grant this path
-                # The login token was revoked or expired (and its children with
-                # it): start over once with a fresh login.
-                with self._lock:
-                    self._logged_in = False
-                    self._children.clear()
-                return attempt()
+            # The login token was revoked or expired (and its children with
+            # it): start over once with a fresh login.
+            with self._lock:
+                self._logged_in = False
+                self._children.clear()
+            return attempt()
 
         response = self._checked(read, "reading", policy, kv_api_path(self._settings, path))
         data = response["data"]["data"] or {}

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ResultStatus,
         RunState,
         ToolCall,
+        failed_tool_steps,
     )
     from ..observability import workflow_telemetry
 
@@ -52,6 +53,7 @@ class AgentWorkflow:
         self._state = AgentState()
         self._run_state: RunState = "starting"
         self._trace_id: str | None = None
+        self._run_span: workflow_telemetry.RunSpan | None = None
         self._request: AgentRequest | None = None
         self._gate = ApprovalGate(lambda: self._state)
 
@@ -64,6 +66,7 @@ class AgentWorkflow:
                 non_retryable=True,
             )
         self._trace_id = workflow_telemetry.current_trace_id()
+        self._run_span = workflow_telemetry.current_span_context()
         self._request = request
         if request.resume is not None:
             self._state = request.resume
@@ -73,7 +76,14 @@ class AgentWorkflow:
             "run started", extra={"step": self._state.step, "max_steps": request.max_steps}
         )
         try:
-            result = self._finish("completed", "", await self._loop(request))
+            answer = await self._loop(request)
+            failed = failed_tool_steps(self._state.steps)
+            if failed:
+                # The model answered, but an effect it asked for did not happen.
+                reason = f"{len(failed)} tool call(s) failed: {', '.join(failed)}"
+                result = self._finish("completed_with_failures", reason, answer)
+            else:
+                result = self._finish("completed", "", answer)
         except RunEndError as ended:
             result = self._finish(ended.status, ended.reason, ended.answer)
         # Let in-flight signal and update handlers (approvals) finish first.
@@ -99,6 +109,7 @@ class AgentWorkflow:
             "steps": state.steps,
             "trace_id": self._trace_id,
             "approvals": state.approvals,
+            "failed_steps": failed_tool_steps(state.steps),
         }
 
     # --- approvals: signals for the temporal CLI / Web UI, an update for callers ----
@@ -111,6 +122,7 @@ class AgentWorkflow:
         description='Approve a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def approve(self, *payload: Any) -> None:
+        workflow_telemetry.link_to_run(self._run_span)
         self._gate.on_signal("approve", payload)
 
     @workflow.signal(
@@ -118,6 +130,7 @@ class AgentWorkflow:
         description='Reject a pending tool call: {"approver": "alice", "reason": "..."}',
     )
     def reject(self, *payload: Any) -> None:
+        workflow_telemetry.link_to_run(self._run_span)
         self._gate.on_signal("reject", payload)
 
     @workflow.update(
@@ -125,6 +138,7 @@ class AgentWorkflow:
         description="Approve or reject with an answer: refused decisions leave no trace",
     )
     def decide(self, request: DecideRequest) -> ApprovalRecord:
+        workflow_telemetry.link_to_run(self._run_span)
         record = self._gate.check(request)
         self._gate.apply(record, request.decision, request, "update")
         return record
@@ -212,11 +226,16 @@ class AgentWorkflow:
         )
 
     def _tool_error(
-        self, activity_id: str, call: ToolCall, message: str, duration: float = 0.0
+        self,
+        activity_id: str,
+        call: ToolCall,
+        message: str,
+        duration: float = 0.0,
+        outcome: str = "error",
     ) -> str:
         state = self._state
         state.invalid_tool_calls += 1
-        steps.record_tool(self._state, activity_id, call, "error", message, duration)
+        steps.record_tool(self._state, activity_id, call, outcome, message, duration)
         if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
             raise RunEndError(
                 "failed",

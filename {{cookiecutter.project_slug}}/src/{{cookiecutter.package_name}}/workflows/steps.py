@@ -118,7 +118,7 @@ async def run_tool(
     request: AgentRequest,
     call: ToolCall,
     activity_id: str,
-    on_error: Callable[[str, ToolCall, str, float], str],
+    on_error: Callable[[str, ToolCall, str, float, str], str],
 ) -> str:
     """One tool call; its output, or what ``on_error`` makes of a failure."""
     started = workflow.now()
@@ -140,7 +140,9 @@ async def run_tool(
         )
     except ActivityError as error:
         message = f"tool {call.name} failed: {_cause(error)}"
-        return on_error(activity_id, call, message, _since(started))
+        # Failed for good: marked "failed" (not "error") so result and status show it.
+        workflow.logger.error("tool step %s failed for good: %s", activity_id, message)
+        return on_error(activity_id, call, message, _since(started), "failed")
     record_tool(
         state, activity_id, call, "ok", result.output[:200], _since(started), result.attempt
     )
