@@ -43,7 +43,12 @@ def summarize(raw: str, package: str, top: int = 12) -> dict[str, Any]:
         files = [match.group("file") for match in frames if match]
         if files:
             self_time[library(files[-1])] += count
-        ours = {f"{package}/" + file.split(f"/{package}/", 1)[1] for file in files if f"/{package}/" in file}
+        # The entry point (the CLI starting the worker) is under every sample: left out.
+        ours = {
+            f"{package}/" + file.split(f"/{package}/", 1)[1]
+            for file in files
+            if f"/{package}/" in file and f"/{package}/cli/" not in file
+        }
         for module in ours:
             inclusive[module] += count
     share = (lambda n: round(100 * n / total, 1)) if total else (lambda n: 0.0)

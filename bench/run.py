@@ -359,8 +359,10 @@ def markdown(result: dict[str, Any]) -> str:
                 "already polling): until the step starts again, and until the run completes:"
             ),
             "",
-            "| step | heartbeat timeout | kill → step restarted | max | budget (timeout + 2 s) "
-            "| kill → run completed | max |",
+            (
+                "| step | heartbeat timeout | kill → step restarted | max | budget (timeout + 2 s) "
+                "| kill → run completed | max |"
+            ),
             "|---|---|---|---|---|---|---|",
         ]
         for kind in ("tool", "llm"):
