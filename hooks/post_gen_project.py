@@ -43,6 +43,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_api.py",
             Path("tests") / "test_approval_api.py",
             Path("tests") / "test_approval_page.py",
+            Path("tests") / "test_streaming_api.py",
             Path("tests") / "browser_support.py",
             Path("tests") / "test_browser_support.py",
         ]
@@ -55,6 +56,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             PACKAGE / "devtools" / "dev_vault.py",
             PACKAGE / "cli" / "secrets.py",
             Path("tests") / "test_secrets_vault.py",
+            Path("tests") / "test_mcp_vault.py",
             Path("tests") / "test_vault_policies.py",
             Path("tests") / "test_secrets_cli.py",
             Path("tests") / "test_vault_kubernetes.py",

@@ -113,6 +113,8 @@ def test_a_run_from_the_flat_layout_finishes_on_the_layered_one(tmp_path: Path, 
             "OPENAI_API_KEY": "scripted",
             "AGENT_EMAIL_ENDPOINT_URL": f"http://127.0.0.1:{llm_port}/outbox",
             "AGENT_HEALTH_PORT": str(free_port()),
+            # Not the default 9464: another suite on this host may hold it.
+            "AGENT_METRICS_PORT": str(free_port()),
         }
     )
 

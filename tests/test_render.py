@@ -24,6 +24,9 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_api.py",
         "tests/test_approval_api.py",
         "tests/test_approval_page.py",
+        "tests/test_streaming_api.py",
+        "src/{pkg}/api/events.py",
+        "src/{pkg}/api/live_page.py",
         "tests/browser_support.py",
         "tests/test_browser_support.py",
     ],
@@ -47,6 +50,7 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_health_vault.py",
         "tests/test_secrets_vault.py",
         "tests/test_secrets_e2e.py",
+        "tests/test_mcp_vault.py",
     ],
 }
 ALWAYS_PRESENT = [
@@ -76,6 +80,10 @@ ALWAYS_PRESENT = [
     "src/{pkg}/runtime/scopes.py",
     "src/{pkg}/activities/agent.py",
     "src/{pkg}/activities/llm_client.py",
+    "src/{pkg}/activities/mcp.py",
+    "src/{pkg}/mcp_config.py",
+    "examples/mcp/orders_server.py",
+    "tests/test_mcp.py",
     "src/{pkg}/runtime/worker.py",
     "src/{pkg}/devtools/fake_llm.py",
     "src/{pkg}/agent/tools/__init__.py",

@@ -35,6 +35,7 @@ from {{ cookiecutter.package_name }}.runtime.codec import (
     KEY_ID_METADATA,
     codec_from_settings,
 )
+from {{ cookiecutter.package_name }}.runtime.follow import Replies, follow
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
 from {{ cookiecutter.package_name }}.secrets.vault_admin import rotate_codec_key
@@ -290,6 +291,11 @@ async def test_a_full_run_is_ciphertext_on_the_server_and_plain_for_worker_and_c
         status = await asyncio.to_thread(run_cli, "status", workflow_id, env=env)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["state"] == "completed"
+        # The live events (the answer streamed as text) read back plain through the codec.
+        replies = Replies()
+        async for _, event in follow(client, workflow_id):
+            replies.apply(event)
+        assert replies.text[2] == ANSWER
 
     # The server holds ciphertext only: no plain payload, neither the task nor the answer.
     plain_client = await Client.connect(temporal_address)
@@ -299,6 +305,15 @@ async def test_a_full_run_is_ciphertext_on_the_server_and_plain_for_worker_and_c
         assert plain.encode() not in raw, plain
     payloads = [p for event in history.events for p in payloads_in(event)]
     assert len(payloads) >= 6  # input, result, and each activity's input and result
+    # The streamed text went through the data converter too: its signals are ciphertext.
+    signals = [
+        e.workflow_execution_signaled_event_attributes
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert signals
+    assert {s.signal_name for s in signals} == {"__temporal_workflow_stream_publish"}
+    assert all(p.metadata["encoding"] == ENCODING for s in signals for p in s.input.payloads)
     assert {p.metadata["encoding"] for p in payloads} == {ENCODING}
     [old_key_id] = {p.metadata[KEY_ID_METADATA].decode() for p in payloads}
 

@@ -17,11 +17,15 @@ from tests.support import run_cli
 
 HISTORIES = Path(__file__).parent / "histories"
 TOOL_RUN = HISTORIES / "agent_tool_run.json"
+# A streamed run: the model's text published by signals (a reply cut mid-stream and
+# retried), a follower's poll updates, and the loop's events.
+STREAMED_RUN = HISTORIES / "agent_streamed_run.json"
 
 
 async def test_every_committed_history_replays_cleanly() -> None:
     histories = sorted(HISTORIES.glob("*.json"))
     assert TOOL_RUN in histories
+    assert STREAMED_RUN in histories
     for path in histories:
         report = await replay(load_history(path))
         assert report.ok, f"{path.name}: {report.detail}"
@@ -67,3 +71,11 @@ def test_replay_command_reports_non_determinism(tmp_path: Path) -> None:
     result = run_cli("replay", str(changed))
     assert result.returncode == 1
     assert result.stdout.startswith("NON-DETERMINISTIC: agent-replay-fixture: "), result.stdout
+
+
+def test_the_streamed_history_holds_the_stream_traffic() -> None:
+    """The fixture keeps what replay must handle: publish signals and a follower's updates."""
+    text = STREAMED_RUN.read_text(encoding="utf-8")
+    assert text.count('"signalName": "__temporal_workflow_stream_publish"') >= 3
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED" in text
+    assert "LlmStreamInterrupted" in text

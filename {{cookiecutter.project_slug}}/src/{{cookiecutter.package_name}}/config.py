@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
 from .environment import merged_environment
+from .mcp_config import McpConfigError, McpServerConfig, parse_servers
 from .models import LLM_MAX_ATTEMPTS
 
 ENV_PREFIX = "AGENT_"
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", min_length=1)
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Live events: stream the model's text to followers (run --follow, SSE, the page).
+    # Off: plain calls, no text events (step, tool, approval and run events remain).
+    streaming: bool = True
+    # The first text goes at once; later batches at most this often (see activities/events.py).
+    stream_batch_seconds: float = Field(default=0.5, gt=0)
     # Enforced by the Temporal server across all workers on the LLM task queue.
     # 0: no global limit; LLM calls then run on the run's own task queue, where
     # the worker takes them eagerly (no round trip through the server's matching).
@@ -113,6 +119,10 @@ class Settings(BaseSettings):
     email_endpoint_url: str | None = None
     tool_http_timeout_seconds: float = Field(default=30.0, gt=0)
     docs_dir: Path | None = None
+    # MCP servers whose tools the agent may call (JSON list; see the README's MCP section).
+    mcp_servers: list[dict[str, Any]] = Field(default_factory=list)
+    # How long a server's tool list is reused before call_llm lists it again.
+    mcp_tools_cache_seconds: float = Field(default=30.0, ge=0)
     fake_llm_port: int = Field(default=8100, ge=1, le=65535)
 
     # --- approvals: policy, gate, HTTP API ---------------------------------------
@@ -219,6 +229,17 @@ class Settings(BaseSettings):
     # Origins allowed to call the codec endpoint from a browser (the Web UI).
     codec_cors_origins: tuple[str, ...] = ("http://localhost:8233", "http://127.0.0.1:8233")
 
+    def mcp_server_configs(self) -> list[McpServerConfig]:
+        """The declared MCP servers, checked (``McpConfigError`` names server and field)."""
+        return parse_servers(self.mcp_servers)
+
+    def mcp_problems(self) -> list[str]:
+        try:
+            self.mcp_server_configs()
+        except McpConfigError as error:
+            return error.problems
+        return []
+
     def secrets_problems(self) -> list[str]:
         """Settings the chosen Vault auth method cannot work without."""
         if self.secrets_backend != "vault":
@@ -317,7 +338,10 @@ def load_settings() -> Settings:
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
     problems = (
-        settings.deployment_problems() + settings.secrets_problems() + fallback_problems(settings)
+        settings.deployment_problems()
+        + settings.secrets_problems()
+        + fallback_problems(settings)
+        + settings.mcp_problems()
     )
     if problems:
         raise ConfigError(problems)

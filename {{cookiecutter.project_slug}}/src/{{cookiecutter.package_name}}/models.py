@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 # Activity type names: the workflow refers to activities by these names only, so the
 # workflow module never imports the (I/O-doing) activity code.
 CALL_LLM = "call_llm"
 RUN_TOOL = "run_tool"
+CALL_MCP_TOOL = "call_mcp_tool"
 WORKFLOW_TYPE = "AgentWorkflow"
 STATUS_QUERY = "status"
 APPROVE_SIGNAL = "approve"
@@ -27,6 +29,8 @@ AWAITING_APPROVAL_ATTRIBUTE = "AwaitingApproval"
 # because the settings check a fallback against it too (``config.fallback_problems``).
 LLM_MAX_ATTEMPTS = 5
 LLM_QUEUE_SUFFIX = "-llm"
+# The run's live events (temporalio.contrib.workflow_streams) are published on this topic.
+EVENTS_TOPIC = "events"
 
 RunState = Literal[
     "starting",
@@ -137,6 +141,10 @@ class ToolCall(_Model):
     requires_approval: bool = False
     # Set by call_llm (from the worker's settings) when the call needs a human decision.
     approval_policy: ApprovalPolicy | None = None
+    # Set when the tool belongs to an MCP server: the workflow runs it with call_mcp_tool.
+    mcp_server: str | None = None
+    mcp_tool: str | None = None
+    mcp_timeout_seconds: float | None = None
 
 
 class ChatMessage(_Model):
@@ -210,6 +218,9 @@ class AgentRequest(_Model):
     resume: AgentState | None = Field(
         default=None, description="set by continue-as-new; leave empty when starting a run"
     )
+    stream: WorkflowStreamState | None = Field(
+        default=None, description="set by continue-as-new: the live events so far"
+    )
 
 
 class AgentResult(_Model):
@@ -262,6 +273,9 @@ class LlmResponse(_Model):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     attempt: int = 1
+    # The MCP tools the model was shown (listed by this activity): recorded in the
+    # history, so a server that changes its tools later cannot change this step.
+    mcp_tools: list[str] = []
 
 
 class ToolRequest(_Model):
@@ -276,3 +290,45 @@ class ToolResult(_Model):
     output: str
     idempotency_key: str
     attempt: int = 1
+    # An MCP tool that answered isError: the output goes back to the model as an error.
+    is_error: bool = False
+
+
+class McpCallRequest(_Model):
+    server: str
+    tool: str
+    arguments: dict[str, Any]
+    step: int
+
+
+# --- live events (streaming) -----------------------------------------------------
+
+EventKind = Literal[
+    "step_started",
+    "text",
+    "retrying",
+    "tool_started",
+    "tool_finished",
+    "tool_failed",
+    "approval_requested",
+    "approval_decided",
+    "budget_exceeded",
+    "run_finished",
+]
+
+
+class RunEvent(_Model):
+    """One live event of a run: what a follower prints, the SSE route sends, the page shows.
+
+    ``text`` is a reply's text delta for ``text`` events, else a short detail (a
+    tool's outcome, an approval's decision, a run's reason); never a tool's output.
+    """
+
+    kind: EventKind
+    run_id: str
+    step: int = 0
+    attempt: int = 1
+    at: datetime
+    text: str = ""
+    tool: str | None = None
+    status: str | None = None

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -40,8 +41,11 @@ from ..secrets import (
     create_provider,
     tool_scope,
 )
+from .events import TextPublisher
 from .llm_breaker import CircuitBreaker
 from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
+from .llm_stream import STREAM_INTERRUPTED, streamed_completion
+from .mcp import McpServers, McpTool
 
 T = TypeVar("T")
 
@@ -81,6 +85,12 @@ class AgentActivities:
         self.breaker = CircuitBreaker(
             settings.llm_fallback_after_attempts, settings.llm_fallback_cooldown_seconds
         )
+        # MCP servers' tools: listed here (worker-side), called by mcp.call_mcp_tool.
+        self.mcp = McpServers(
+            settings.mcp_server_configs(),
+            self.secrets,
+            cache_seconds=settings.mcp_tools_cache_seconds,
+        )
 
     def llm_client(self, base_url: str | None) -> openai.AsyncOpenAI:
         client = self._clients.get(base_url)
@@ -116,15 +126,21 @@ class AgentActivities:
         client = self.llm_client(base_url)
         messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
         messages += [_to_openai(message) for message in request.messages]
+        mcp_tools = {tool.name: tool for tool in await self.mcp.tools()}
+        schemas = self._tool_schemas + [tool.openai_schema() for tool in mcp_tools.values()]
+        publisher = TextPublisher(
+            enabled=settings.streaming,
+            batch_seconds=settings.stream_batch_seconds,
+            step=request.step,
+        )
         try:
+            await publisher.start()
             # Heartbeat while the model thinks: a call lost with its worker is
             # retried after the heartbeat timeout, not the start-to-close timeout.
             completion = await self._watched(
                 heartbeating(
-                    client.chat.completions.create(
-                        model=model,
-                        messages=messages,
-                        tools=self._tool_schemas,
+                    self._complete(
+                        client, publisher, model=model, messages=messages, tools=schemas
                     ),
                     activity.heartbeat,
                 ),
@@ -152,7 +168,7 @@ class AgentActivities:
         if not completion.choices:
             raise ApplicationError("LLM returned no choices", type="LlmBadResponse")
         message = completion.choices[0].message
-        calls = [self._check_call(call) for call in message.tool_calls or []]
+        calls = [self._check_call(call, mcp_tools) for call in message.tool_calls or []]
         usage = completion.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
@@ -167,7 +183,17 @@ class AgentActivities:
             completion_tokens=completion_tokens,
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
             attempt=attempt,
+            mcp_tools=list(mcp_tools),
         )
+
+    async def _complete(
+        self, client: openai.AsyncOpenAI, publisher: TextPublisher, **request: Any
+    ) -> ChatCompletion:
+        """Streamed (followers see the text as it comes) unless AGENT_STREAMING is off."""
+        if self.settings.streaming:
+            return await streamed_completion(client, publisher, **request)
+        completion: ChatCompletion = await client.chat.completions.create(**request)
+        return completion
 
     async def _watched(self, call: Awaitable[T], *, primary: bool) -> T:
         """Await a model call; for the primary, tell the breaker how it went."""
@@ -180,6 +206,10 @@ class AgentActivities:
             if to_application_error(error).non_retryable:
                 self.breaker.record_success()
             else:
+                self.breaker.record_failure()
+            raise
+        except ApplicationError as error:
+            if error.type == STREAM_INTERRUPTED:  # a reply cut mid-stream is an outage too
                 self.breaker.record_failure()
             raise
         self.breaker.record_success()
@@ -195,14 +225,17 @@ class AgentActivities:
         except SecretError:
             return False
 
-    def _check_call(self, call: Any) -> ToolCall:
+    def _check_call(self, call: Any, mcp_tools: dict[str, McpTool] | None = None) -> ToolCall:
         """Parse and validate one tool call; problems become ``error`` for the model to fix."""
         name = str(getattr(getattr(call, "function", None), "name", "") or "")
         raw = str(getattr(getattr(call, "function", None), "arguments", "") or "")
         checked = ToolCall(id=str(call.id), name=name, raw_arguments=raw)
         tool = self.tools.get(name)
+        mcp_tool = (mcp_tools or {}).get(name)
+        if tool is None and mcp_tool is not None:
+            return self._check_mcp_call(checked, mcp_tool)
         if tool is None:
-            known = ", ".join(sorted(self.tools)) or "none"
+            known = ", ".join(sorted([*self.tools, *(mcp_tools or {})])) or "none"
             return checked.model_copy(
                 update={"error": f"unknown tool {name!r}; available tools: {known}"}
             )
@@ -229,6 +262,29 @@ class AgentActivities:
                 "arguments": arguments,
                 "requires_approval": needs_approval,
                 "approval_policy": approval_policy(self.settings) if needs_approval else None,
+            }
+        )
+
+    def _check_mcp_call(self, checked: ToolCall, tool: McpTool) -> ToolCall:
+        """An MCP tool call: arguments must be a JSON object (the server checks the rest)."""
+        try:
+            arguments = json.loads(checked.raw_arguments or "{}")
+        except json.JSONDecodeError as error:
+            arguments = None
+            problem = f"arguments for {checked.name} are not valid JSON ({error.msg})"
+        else:
+            problem = f"arguments for {checked.name} must be an object"
+        if not isinstance(arguments, dict):
+            return checked.model_copy(update={"error": problem})
+        needs_approval = self.settings.approval_tools.get(checked.name, tool.requires_approval)
+        return checked.model_copy(
+            update={
+                "arguments": arguments,
+                "requires_approval": needs_approval,
+                "approval_policy": approval_policy(self.settings) if needs_approval else None,
+                "mcp_server": tool.server,
+                "mcp_tool": tool.tool,
+                "mcp_timeout_seconds": tool.timeout_seconds,
             }
         )
 

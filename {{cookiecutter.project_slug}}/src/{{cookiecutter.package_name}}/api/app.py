@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -31,6 +31,8 @@ from ..runtime.health_checks import TemporalCheck
 from ..runtime.runs import start_run
 from .approval_page import approvals_page, login_page
 from .auth import Auth, Caller
+from .events import events_response
+from .live_page import LIVE_JS, live_page
 from .schemas import DecisionBody, PendingRunView, RunRequest, RunStarted
 
 SESSION_COOKIE = "approval_session"
@@ -121,6 +123,11 @@ def create_app(settings: Settings) -> FastAPI:
         except ApprovalError as error:
             raise _refused(error) from None
 
+    @app.get("/runs/{workflow_id}/events")
+    async def run_events(workflow_id: str, request: Request, user: Caller) -> StreamingResponse:
+        """The run's live events as Server-Sent Events (``Last-Event-ID`` resumes)."""
+        return await events_response(await temporal.client(), workflow_id, request)
+
     @app.get("/approvals")
     async def get_approvals(user: Caller) -> list[PendingRunView]:
         try:
@@ -182,6 +189,28 @@ def create_app(settings: Settings) -> FastAPI:
         if notice:
             response.delete_cookie(NOTICE_COOKIE, path="/ui")
         return response
+
+    # --- a run's live page (signed in with the page's cookie) -------------------
+
+    @app.get("/ui/runs/{workflow_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def run_page(workflow_id: str, request: Request) -> HTMLResponse:
+        signed_in = session(request)
+        if signed_in is None:
+            return HTMLResponse(login_page(), headers=_PAGE_HEADERS)
+        user, token = signed_in
+        page = live_page(workflow_id, user=user, csrf=auth.csrf(token))
+        return HTMLResponse(page, headers=_LIVE_PAGE_HEADERS)
+
+    @app.get("/ui/runs/{workflow_id}/events", include_in_schema=False)
+    async def run_page_events(workflow_id: str, request: Request) -> StreamingResponse:
+        if session(request) is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "please sign in")
+        return await events_response(await temporal.client(), workflow_id, request)
+
+    @app.get("/ui/live.js", include_in_schema=False)
+    async def live_script() -> Response:
+        headers = {"Cache-Control": "no-store"}
+        return Response(LIVE_JS, media_type="text/javascript", headers=headers)
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request) -> Response:
@@ -255,6 +284,14 @@ _PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
+}
+
+
+# The live page runs one script of ours and reads the run's events from here.
+_LIVE_PAGE_HEADERS = {
+    **_PAGE_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; form-action 'self'",
 }
 
 

@@ -90,6 +90,7 @@ def _card(workflow_id: str, approval: ApprovalRecord, csrf: str) -> str:
     return (
         f'<div class="card" data-workflow-id="{escape(workflow_id)}">'
         f"<h2>{escape(approval.tool)} <small>({escape(approval.approval_id)})</small></h2>"
+        f'<p><a href="/ui/runs/{escape(workflow_id)}">follow this run live</a></p>'
         f'<p class="meta">run {escape(workflow_id)} &middot; step {context.step}{user} &middot; '
         f"requested {approval.requested_at:%Y-%m-%d %H:%M:%S} UTC &middot; "
         f"expires {approval.expires_at:%Y-%m-%d %H:%M:%S} UTC</p>"

@@ -60,6 +60,11 @@ async def connect_or_fail(settings: Settings) -> Client:
 def print_result(result: AgentResult) -> None:
     typer.echo(f"status: {result.status}" + (f" ({result.reason})" if result.reason else ""))
     typer.echo(f"answer: {result.answer}")
+    print_summary(result)
+
+
+def print_summary(result: AgentResult) -> None:
+    """The totals and the step table (``run --follow`` has already shown the answer)."""
     typer.echo(
         f"steps: {result.steps_taken}  tokens: {result.tokens}  cost: ${result.cost_usd:.6f}"
     )

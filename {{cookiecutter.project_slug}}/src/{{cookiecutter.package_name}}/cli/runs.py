@@ -23,8 +23,10 @@ from .common import (
     connect_or_fail,
     fail,
     print_result,
+    print_summary,
     run_async,
 )
+from .follow import print_events
 
 commands = typer.Typer()
 
@@ -40,6 +42,9 @@ def _request(**fields: object) -> AgentRequest:
 def run_agent(
     task: Annotated[str, typer.Argument(help="what the agent should do")],
     wait: Annotated[bool, typer.Option(help="wait and print the result")] = False,
+    follow: Annotated[
+        bool, typer.Option(help="print the text and steps as they happen, then the result")
+    ] = False,
     max_steps: Annotated[int | None, typer.Option(help="step budget")] = None,
     token_budget: Annotated[int | None, typer.Option(help="token budget")] = None,
     cost_budget: Annotated[float | None, typer.Option(help="cost budget in USD")] = None,
@@ -69,7 +74,9 @@ def run_agent(
         except RPCError as error:
             fail(f"cannot start the run: {error.message}")
         typer.echo(handle.id)
-        if not wait:
+        if follow:
+            await print_events(client, handle.id)
+        elif not wait:
             return None
         try:
             return await handle.result()
@@ -81,6 +88,8 @@ def run_agent(
         return
     if json_output:
         typer.echo(result.model_dump_json(indent=2))
+    elif follow:  # the answer was printed as it streamed
+        print_summary(result)
     else:
         print_result(result)
     if result.status != "completed":

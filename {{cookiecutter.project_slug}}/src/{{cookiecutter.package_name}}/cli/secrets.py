@@ -52,7 +52,7 @@ def policies(
 ) -> None:
     """Print (or write) the Vault policies rendered from the declared secret paths."""
     settings = load_settings()
-    rendered = render_policies(settings, known_scopes())
+    rendered = render_policies(settings, known_scopes(settings))
     if out is None:
         for name, hcl in rendered.items():
             typer.echo(f"# --- policy {name}\n{hcl}")
@@ -69,7 +69,7 @@ def bootstrap_command(
 ) -> None:
     """Write the policies, the token role, an AppRole and demo secrets into a dev server."""
     settings = load_settings()
-    scopes = known_scopes()
+    scopes = known_scopes(settings)
     try:
         report = bootstrap(
             operator_client(settings),
@@ -113,7 +113,7 @@ def check() -> None:
         lines: list[str] = []
         healthy = True
         try:
-            for scope in known_scopes():
+            for scope in known_scopes(settings):
                 for path in scope.paths:
                     try:
                         keys = sorted(await provider.read(scope, path))

@@ -22,6 +22,12 @@ A fault with ``"model": "name"`` applies only to requests for that model, and
 be ``{"delay_seconds": 3}`` (a slow answer, e.g. past the client's timeout) or
 ``{"malformed": true}`` (a 200 whose body is not a completion).
 
+A request with ``"stream": true`` is answered with OpenAI-style SSE chunks, one
+per token, each after the turn's ``token_delay_seconds`` (or the server's
+``token_delay_seconds``; a plain reply waits as long in one go, so both are as
+fast); a fault ``{"drop_after_tokens": 5}`` closes the connection after five
+tokens (see ``fake_llm_stream.py``).
+
 ``GET /script`` returns the current script and ``PUT /script`` replaces it, so a
 load test can give a running scripted model its latency and an echoing script.
 """
@@ -38,6 +44,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import fake_llm_stream
 from .fake_llm_script import (
     DEFAULT_SCRIPT,
     Fault,
@@ -48,6 +55,16 @@ from .fake_llm_script import (
     completion,
     echo_script,
 )
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    payload: dict[str, Any] | str
+    # Streamed replies: close the connection after this many tokens (a fault).
+    drop_after_tokens: int | None = None
+    token_delay_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,8 +87,15 @@ class FakeLlmServer:
         outbox_drop_first: int = 0,
         outbox_hold_first: bool = False,
         outbox_delay_seconds: float = 0.0,
+        token_delay_seconds: float = 0.0,
     ) -> None:
         self.script = script
+        # The pause before each streamed token when the turn sets none.
+        self.token_delay_seconds = token_delay_seconds
+        # Streamed tokens written so far (tests wait for a reply to be mid-stream), and
+        # when (time.monotonic()) each streamed reply's first token went out.
+        self.tokens_sent = 0
+        self.first_token_times: list[float] = []
         self.calls: list[LoggedCall] = []
         self.emails: list[dict[str, Any]] = []
         self.outbox_keys: list[str] = []
@@ -159,7 +183,7 @@ class FakeLlmServer:
         self._log(str(body.get("model", "")), turn, 401)
         return 401, {}, {"error": {"message": "invalid api key", "code": 401}}
 
-    def chat(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | str]:
+    def chat(self, body: dict[str, Any]) -> Reply:
         messages: list[dict[str, Any]] = body.get("messages") or []
         model = str(body.get("model", ""))
         turn_number = sum(1 for message in messages if message.get("role") == "assistant")
@@ -173,7 +197,7 @@ class FakeLlmServer:
             time.sleep(delay)
         if fault is not None and fault.malformed:
             self._log(model, turn_number, 200)
-            return 200, {}, "this is not a chat completion {"
+            return Reply(200, {}, "this is not a chat completion {")
         if fault is not None and fault.status is not None:
             self._log(model, turn_number, fault.status)
             headers = {}
@@ -182,9 +206,22 @@ class FakeLlmServer:
             if fault.retry_after_ms is not None:
                 headers["retry-after-ms"] = str(fault.retry_after_ms)
             error = {"error": {"message": fault.message, "type": "injected", "code": fault.status}}
-            return fault.status, headers, error
+            return Reply(fault.status, headers, error)
         self._log(model, turn_number, 200)
-        return 200, {}, completion(turn, turn_number, model, messages)
+        token_delay = turn.token_delay_seconds
+        return Reply(
+            200,
+            {},
+            completion(turn, turn_number, model, messages),
+            drop_after_tokens=fault.drop_after_tokens if fault is not None else None,
+            token_delay_seconds=self.token_delay_seconds if token_delay is None else token_delay,
+        )
+
+    def count_token(self, index: int) -> None:
+        with self._lock:
+            self.tokens_sent += 1
+            if index == 0:
+                self.first_token_times.append(time.monotonic())
 
     def _due_fault(
         self, conversation: str, turn_number: int, turn: Turn, model: str
@@ -255,7 +292,15 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
             elif path == "/v1/chat/completions":
                 fake.track("llm", 1)
                 try:
-                    self._send(*fake.chat(body))
+                    reply = fake.chat(body)
+                    payload = reply.payload
+                    if body.get("stream") and isinstance(payload, dict) and reply.status == 200:
+                        options = body.get("stream_options") or {}
+                        self._stream(payload, reply, bool(options.get("include_usage")))
+                    else:
+                        if isinstance(payload, dict):
+                            fake_llm_stream.pace(payload, reply.token_delay_seconds)
+                        self._send(reply.status, reply.headers, reply.payload)
                 finally:
                     fake.track("llm", -1)
             elif path == "/outbox":
@@ -296,6 +341,26 @@ def _handler_for(fake: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.outbox_delay_seconds)
             self._send(200, {}, {"accepted": True, "duplicate": not performed})
 
+        def _stream(self, payload: dict[str, Any], reply: Reply, include_usage: bool) -> None:
+            try:
+                self.send_response(200, "OK")
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                # No length: the body ends when the connection closes.
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                fake_llm_stream.write(
+                    self.wfile,
+                    payload,
+                    include_usage=include_usage,
+                    drop_after_tokens=reply.drop_after_tokens,
+                    token_delay_seconds=reply.token_delay_seconds,
+                    on_token=fake.count_token,
+                )
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the caller went away (e.g. a killed worker)
+
         def _send(
             self, status: int, headers: dict[str, str], payload: dict[str, Any] | str
         ) -> None:
@@ -318,6 +383,7 @@ __all__ = [
     "DEFAULT_SCRIPT",
     "FakeLlmServer",
     "Fault",
+    "Reply",
     "Script",
     "ScriptedCall",
     "Turn",

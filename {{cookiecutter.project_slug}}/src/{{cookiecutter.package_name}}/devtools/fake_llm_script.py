@@ -16,10 +16,12 @@ from pydantic import BaseModel, Field
 
 class Fault(BaseModel):
     # An error status, or none for a fault that only delays (delay_seconds) or
-    # garbles (malformed) an otherwise normal answer.
+    # garbles (malformed) an otherwise normal answer, or cuts a streamed one short
+    # (drop_after_tokens: the connection closes after that many tokens).
     status: int | None = Field(default=None, ge=400, le=599)
     delay_seconds: float = Field(default=0.0, ge=0)
     malformed: bool = False
+    drop_after_tokens: int | None = Field(default=None, ge=0)
     message: str = "injected fault"
     retry_after: float | None = None
     retry_after_ms: int | None = None
@@ -43,6 +45,8 @@ class Turn(BaseModel):
     tool_calls: list[ScriptedCall] = []
     usage: Usage | None = None
     delay_seconds: float = Field(default=0.0, ge=0)
+    # Streamed replies only: the pause before each token (None: the server's default).
+    token_delay_seconds: float | None = Field(default=None, ge=0)
     faults: list[Fault] = []
 
 

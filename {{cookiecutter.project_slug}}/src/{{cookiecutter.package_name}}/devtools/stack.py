@@ -269,7 +269,7 @@ async def _dev_vault(settings: Settings, *, private: bool, state_dir: Path | Non
         return None
     try:
         return await dev_vault.dev_vault_for(
-            settings, known_scopes(), private=private, state_dir=state_dir
+            settings, known_scopes(settings), private=private, state_dir=state_dir
         )
     except dev_vault.DevVaultError as error:
         raise StackError(str(error)) from None

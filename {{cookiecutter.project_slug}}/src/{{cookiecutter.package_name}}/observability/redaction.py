@@ -82,6 +82,22 @@ class SecretRegistry:
         pattern = self._compiled()
         return text if pattern is None else pattern.sub(REDACTED, text)
 
+    def longest_prefix_at_end(self, text: str) -> int:
+        """The length of the longest tail of ``text`` that begins some secret value.
+
+        Text sent in pieces (a streamed reply) holds that tail back until the next
+        piece, so a secret cut in two is still scrubbed whole.
+        """
+        with self._lock:
+            values = list(self._values)
+        best = 0
+        for value in values:
+            for size in range(min(len(value) - 1, len(text)), best, -1):
+                if value.startswith(text[len(text) - size :]):
+                    best = size
+                    break
+        return best
+
     def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:
             if self._pattern is None and self._values:

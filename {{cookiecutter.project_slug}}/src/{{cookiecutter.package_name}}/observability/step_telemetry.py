@@ -15,7 +15,8 @@ from opentelemetry import trace
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from ..models import CALL_LLM, RUN_TOOL, LlmResponse, ToolRequest
+from ..mcp_config import namespaced
+from ..models import CALL_LLM, CALL_MCP_TOOL, RUN_TOOL, LlmResponse, McpCallRequest, ToolRequest
 from .metrics import ServiceMetrics
 from .telemetry import remember_failed_span
 
@@ -29,6 +30,7 @@ TOOL = "agent.tool"
 STEP = "agent.step"
 ATTEMPT = "temporal.attempt"
 ACTIVITY_TYPE = "temporal.activity_type"
+TOOL_ACTIVITIES = (RUN_TOOL, CALL_MCP_TOOL)
 
 
 class StepTelemetry(Interceptor):
@@ -49,6 +51,8 @@ class _StepTelemetryInbound(ActivityInboundInterceptor):
         if isinstance(step, int):
             span.set_attribute(STEP, step)
         tool = request.name if isinstance(request, ToolRequest) else None
+        if isinstance(request, McpCallRequest):  # named as the model sees it: orders__lookup_order
+            tool = namespaced(request.server, request.tool)
         if tool is not None:
             span.set_attribute(TOOL, tool)
         metrics = ServiceMetrics(activity.metric_meter())
@@ -57,10 +61,10 @@ class _StepTelemetryInbound(ActivityInboundInterceptor):
         except Exception as error:
             # The SDK logs the failure after this span closed; give that line its ids.
             remember_failed_span(error)
-            if info.activity_type == RUN_TOOL and tool is not None:
+            if info.activity_type in TOOL_ACTIVITIES and tool is not None:
                 metrics.tool_call(tool=tool, error=_error_type(error))
             raise
-        if info.activity_type == RUN_TOOL and tool is not None:
+        if info.activity_type in TOOL_ACTIVITIES and tool is not None:
             metrics.tool_call(tool=tool)
         if info.activity_type == CALL_LLM and isinstance(result, LlmResponse):
             span.set_attributes(

@@ -1,4 +1,4 @@
-"""Health checks of what a worker depends on: Temporal, Vault, the LLM endpoint.
+"""Health checks of what a worker depends on: Temporal, Vault, the LLM endpoint, MCP servers.
 
 Each check answers with a ``DependencyStatus`` and never raises: an
 unreachable dependency is an answer. The monitor that caches them and the
@@ -12,7 +12,9 @@ from datetime import timedelta
 import httpx
 from temporalio.client import Client
 
+from ..activities.mcp import McpServers, describe
 from ..config import Settings
+from ..mcp_config import McpServerConfig
 from ..observability.health import Check, DependencyStatus
 from ..secrets import SecretProvider, create_provider
 from .client import TemporalUnavailableError, connect
@@ -94,10 +96,27 @@ async def check_llm(settings: Settings) -> DependencyStatus:
     return DependencyStatus("llm", healthy=True, detail=f"reachable (HTTP {response.status_code})")
 
 
+async def check_mcp(servers: McpServers, server: McpServerConfig) -> DependencyStatus:
+    """An MCP server answers ``initialize`` and lists its tools (a stdio one is started)."""
+    name = f"mcp:{server.name}"
+    try:
+        tools = await servers.list_tools(server)
+    except Exception as error:  # unreachable, refused, timed out: an answer, not a crash
+        return DependencyStatus(
+            name, healthy=False, detail=f"{server.transport}: {describe(error)}"
+        )
+    return DependencyStatus(name, healthy=True, detail=f"{server.transport}: {len(tools)} tools")
+
+
 def worker_checks(
-    settings: Settings, client: Client | None = None, secrets: SecretProvider | None = None
+    settings: Settings,
+    client: Client | None = None,
+    secrets: SecretProvider | None = None,
+    *,
+    mcp: McpServers | None = None,
 ) -> dict[str, Check]:
-    """What a worker needs: Temporal, Vault when secrets live there, and the LLM.
+    """What a worker needs: Temporal, Vault when secrets live there, the LLM, and
+    each configured MCP server (given the worker's ``mcp`` servers).
 
     With the worker's ``secrets`` provider the Vault check also proves its login works.
     """
@@ -108,7 +127,20 @@ def worker_checks(
         else:
             checks["vault"] = lambda: check_vault(settings)
     checks["llm"] = lambda: check_llm(settings)
+    if mcp is None and settings.mcp_servers:  # a one-off check (`healthcheck --direct`)
+        mcp = McpServers(settings.mcp_server_configs(), secrets or create_provider(settings))
+    if mcp is not None:
+        checks.update(mcp_checks(mcp))
     return checks
+
+
+def mcp_checks(mcp: McpServers) -> dict[str, Check]:
+    """One check per configured MCP server, named ``mcp:<server>``."""
+
+    def check(server: McpServerConfig) -> Check:
+        return lambda: check_mcp(mcp, server)
+
+    return {f"mcp:{server.name}": check(server) for server in mcp.servers.values()}
 
 
 async def _get(name: str, url: str, settings: Settings) -> httpx.Response | DependencyStatus:

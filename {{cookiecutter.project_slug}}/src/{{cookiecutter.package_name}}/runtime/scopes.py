@@ -8,9 +8,13 @@ secret paths from here.
 from __future__ import annotations
 
 from ..agent.tools import TOOLS
-from ..secrets import SecretScope, all_scopes
+from ..config import Settings
+from ..secrets import SecretScope, all_scopes, mcp_scope
 
 
-def known_scopes() -> list[SecretScope]:
-    """The service scopes plus one per registered tool that declares secret paths."""
-    return all_scopes(TOOLS.values())
+def known_scopes(settings: Settings | None = None) -> list[SecretScope]:
+    """The service scopes, one per registered tool that declares secret paths and,
+    given the settings, one per MCP server with a credential."""
+    servers = settings.mcp_server_configs() if settings is not None else []
+    mcp = [mcp_scope(s.name, s.secret_path) for s in servers if s.secret_path]
+    return [*all_scopes(TOOLS.values()), *mcp]

@@ -63,7 +63,11 @@ def build_workers(
             client,
             task_queue=queue,
             workflows=[AgentWorkflow],
-            activities=[acts.run_tool] if limited else [acts.run_tool, acts.call_llm],
+            activities=[
+                acts.run_tool,
+                acts.mcp.call_mcp_tool,
+                *([] if limited else [acts.call_llm]),
+            ],
             **main,
         ),
         Worker(
@@ -145,8 +149,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     tracker = ActivityTracker()
-    monitor = HealthMonitor(settings, worker_checks(settings, client, secrets), tracker=tracker)
     activities = AgentActivities(settings, secrets=secrets)
+    checks = worker_checks(settings, client, secrets, mcp=activities.mcp)
+    monitor = HealthMonitor(settings, checks, tracker=tracker)
     workers = build_workers(client, settings, activities=activities, tracker=tracker)
     upkeep = asyncio.create_task(secrets.maintain(stop))
     try:

@@ -23,6 +23,7 @@ from .scopes import (
     LLM_SCOPE,
     SERVICE_SCOPES,
     all_scopes,
+    mcp_scope,
     tool_scope,
 )
 
@@ -61,5 +62,6 @@ __all__ = [
     "SecretsHealth",
     "all_scopes",
     "create_provider",
+    "mcp_scope",
     "tool_scope",
 ]

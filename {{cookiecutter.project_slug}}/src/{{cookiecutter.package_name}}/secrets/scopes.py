@@ -42,6 +42,11 @@ def tool_scope(tool: SecretConsumer) -> SecretScope:
     return SecretScope(tool.name, tuple(tool.secret_paths), kind="tool")
 
 
+def mcp_scope(server: str, path: str) -> SecretScope:
+    """An MCP server's credential: its own policy (``<prefix>-tool-mcp-<server>``)."""
+    return SecretScope(f"mcp-{server}", (path,), kind="tool")
+
+
 def all_scopes(tools: Iterable[SecretConsumer]) -> list[SecretScope]:
     """The service scopes plus one per tool that declares secret paths.
 

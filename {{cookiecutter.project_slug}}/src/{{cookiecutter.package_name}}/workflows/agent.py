@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
 
 from . import steps
 from .approval_gate import ApprovalGate
+from .events import RunEvents
 from .steps import RunEndError
 
 
@@ -49,13 +50,16 @@ from .steps import RunEndError
 # fails the run at once instead of retrying the workflow task forever.
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=[ValidationError])
 class AgentWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, request: AgentRequest | None = None) -> None:
         self._state = AgentState()
         self._run_state: RunState = "starting"
         self._trace_id: str | None = None
         self._run_span: workflow_telemetry.RunSpan | None = None
         self._request: AgentRequest | None = None
         self._gate = ApprovalGate(lambda: self._state)
+        # Live events for followers; continue-as-new hands the log on.
+        self._events = RunEvents(request.stream if request is not None else None)
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
@@ -86,6 +90,7 @@ class AgentWorkflow:
                 result = self._finish("completed", "", answer)
         except RunEndError as ended:
             result = self._finish(ended.status, ended.reason, ended.answer)
+        self._publish_end(result)
         # Let in-flight signal and update handlers (approvals) finish first.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
@@ -154,6 +159,7 @@ class AgentWorkflow:
             steps.check_budgets(self._state, request)
             await self._continue_as_new_if_due(request)
             state.step += 1
+            self._events.publish("step_started", state.step)
             response = await self._call_llm(request)
             if response.content is not None and not response.tool_calls:
                 steps.check_budgets(self._state, request, answer=response.content)
@@ -180,7 +186,10 @@ class AgentWorkflow:
         state = self._state
         # Readable and deterministic: tool-3-search_docs (a repeated name gets -2, -3...).
         repeat = sum(1 for earlier in calls[:index] if earlier.name == call.name)
-        activity_id = f"tool-{state.step}-{call.name}" + (f"-{repeat + 1}" if repeat else "")
+        prefix = f"tool-{state.step}-{call.name}"
+        if call.mcp_server is not None:  # an MCP server's tool: mcp-3-orders-create_refund
+            prefix = f"mcp-{state.step}-{call.mcp_server}-{call.mcp_tool}"
+        activity_id = prefix + (f"-{repeat + 1}" if repeat else "")
         if call.error is not None:
             return self._tool_error(activity_id, call, call.error)
         refusal = await self._before_tool(call, activity_id)
@@ -188,7 +197,10 @@ class AgentWorkflow:
             steps.record_tool(self._state, activity_id, call, "skipped", refusal)
             return refusal
         self._run_state = "running_tool"
-        return await steps.run_tool(self._state, request, call, activity_id, self._tool_error)
+        self._events.publish("tool_started", state.step, tool=call.name)
+        output = await steps.run_tool(self._state, request, call, activity_id, self._tool_error)
+        self._events.tool_done(state.steps[-1])
+        return output
 
     async def _before_tool(self, call: ToolCall, activity_id: str) -> str | None:
         """The approval gate: a call that needs approval waits here for a human.
@@ -201,9 +213,14 @@ class AgentWorkflow:
         if not call.requires_approval or policy is None:
             return None
         self._run_state = "awaiting_approval"
+        step = self._state.step
+        self._events.publish("approval_requested", step, tool=call.name, text=activity_id)
         rejection = await self._gate.wait_for_decision(
             call, policy, activity_id, self._approval_context()
         )
+        record = next(a for a in reversed(self._state.approvals) if a.approval_id == activity_id)
+        by = record.decided_by or ""
+        self._events.publish("approval_decided", step, tool=call.name, status=record.state, text=by)
         if rejection is None:
             return None
         if rejection.end_run:
@@ -251,12 +268,23 @@ class AgentWorkflow:
         ):
             return
         # Signals and updates (approvals) must finish before the history is cut.
+        self._events.release_followers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         carried = self._state.model_copy(update={"runs": self._state.runs + 1})
         workflow.logger.info(
             "continuing as new after %d steps", self._state.step, extra={"runs": carried.runs}
         )
-        workflow.continue_as_new(request.model_copy(update={"resume": carried}))
+        workflow.continue_as_new(
+            request.model_copy(update={"resume": carried, "stream": self._events.state()})
+        )
+
+    def _publish_end(self, result: AgentResult) -> None:
+        """The last events (the budget that stopped the run, then its end); followers stop there."""
+        step = self._state.step
+        if result.status == "budget_exceeded":
+            self._events.publish("budget_exceeded", step, text=result.reason)
+        self._events.publish("run_finished", step, status=result.status, text=result.reason)
+        self._events.release_followers()
 
     def _finish(self, status: ResultStatus, reason: str, answer: str | None) -> AgentResult:
         self._run_state = status

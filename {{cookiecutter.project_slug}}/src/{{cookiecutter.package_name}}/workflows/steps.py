@@ -8,7 +8,7 @@ timeouts and retries from ``agent/policies.py``, and each leaves a
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -17,11 +17,13 @@ with workflow.unsafe.imports_passed_through():
     from ..agent import policies
     from ..models import (
         CALL_LLM,
+        CALL_MCP_TOOL,
         RUN_TOOL,
         AgentRequest,
         AgentState,
         LlmRequest,
         LlmResponse,
+        McpCallRequest,
         ResultStatus,
         StepRecord,
         ToolCall,
@@ -123,30 +125,57 @@ async def run_tool(
     """One tool call; its output, or what ``on_error`` makes of a failure."""
     started = workflow.now()
     try:
-        result: ToolResult = await workflow.execute_activity(
-            RUN_TOOL,
-            ToolRequest(
-                name=call.name,
-                arguments=call.arguments,
-                step=state.step,
-                user_id=request.user_id,
-                tenant_id=request.tenant_id,
-            ),
-            result_type=ToolResult,
-            activity_id=activity_id,
-            start_to_close_timeout=policies.TOOL_START_TO_CLOSE,
-            heartbeat_timeout=policies.TOOL_HEARTBEAT_TIMEOUT,
-            retry_policy=policies.TOOL_RETRY,
-        )
+        if call.mcp_server is not None:
+            result = await _call_mcp_tool(state, call, activity_id)
+        else:
+            result = await workflow.execute_activity(
+                RUN_TOOL,
+                ToolRequest(
+                    name=call.name,
+                    arguments=call.arguments,
+                    step=state.step,
+                    user_id=request.user_id,
+                    tenant_id=request.tenant_id,
+                ),
+                result_type=ToolResult,
+                activity_id=activity_id,
+                start_to_close_timeout=policies.TOOL_START_TO_CLOSE,
+                heartbeat_timeout=policies.TOOL_HEARTBEAT_TIMEOUT,
+                retry_policy=policies.TOOL_RETRY,
+            )
     except ActivityError as error:
         message = f"tool {call.name} failed: {_cause(error)}"
         # Failed for good: marked "failed" (not "error") so result and status show it.
         workflow.logger.error("tool step %s failed for good: %s", activity_id, message)
         return on_error(activity_id, call, message, _since(started), "failed")
+    if result.is_error:  # the MCP tool answered isError: the model reads it as an error
+        message = f"tool {call.name} returned an error: {result.output}"
+        return on_error(activity_id, call, message, _since(started), "error")
     record_tool(
         state, activity_id, call, "ok", result.output[:200], _since(started), result.attempt
     )
     return result.output
+
+
+async def _call_mcp_tool(state: AgentState, call: ToolCall, activity_id: str) -> ToolResult:
+    """An MCP server's tool: same retry policy as any tool, its server's own time limit."""
+    limit = timedelta(seconds=call.mcp_timeout_seconds or 0) or policies.TOOL_START_TO_CLOSE
+    result: ToolResult = await workflow.execute_activity(
+        CALL_MCP_TOOL,
+        McpCallRequest(
+            server=str(call.mcp_server),
+            tool=str(call.mcp_tool),
+            arguments=call.arguments,
+            step=state.step,
+        ),
+        result_type=ToolResult,
+        activity_id=activity_id,
+        # A margin over the activity's own limit, so its clearer timeout error wins.
+        start_to_close_timeout=limit + timedelta(seconds=5),
+        heartbeat_timeout=policies.TOOL_HEARTBEAT_TIMEOUT,
+        retry_policy=policies.TOOL_RETRY,
+    )
+    return result
 
 
 def record_tool(
