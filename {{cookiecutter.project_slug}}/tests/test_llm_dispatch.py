@@ -49,7 +49,7 @@ async def test_without_a_limit_the_workflow_worker_also_runs_llm_calls(
 ) -> None:
     settings = load_settings().model_copy(update={"llm_max_requests_per_second": 0.0})
     main, llm = build_workers(time_skipping_env.client, settings, task_queue="orders-eager")
-    assert [a.__name__ for a in main.config()["activities"]] == ["run_tool", "call_llm"]
+    assert {"run_tool", "call_llm"} <= {a.__name__ for a in main.config()["activities"]}
     assert any(isinstance(i, LlmOnWorkflowQueue) for i in main.config()["interceptors"])
     # The LLM queue keeps a poller (no limit): calls scheduled there before a switch still run.
     assert llm.config()["task_queue"] == "orders-eager-llm"
