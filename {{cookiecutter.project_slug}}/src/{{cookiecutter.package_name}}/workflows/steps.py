@@ -62,7 +62,11 @@ def check_budgets(state: AgentState, request: AgentRequest, answer: str | None =
 
 
 async def call_llm(state: AgentState, request: AgentRequest) -> LlmResponse:
-    """One model call on the rate-limited LLM queue; a failure ends the run."""
+    """One model call on the rate-limited LLM queue; a failure ends the run.
+
+    (With no global LLM rate limit, the worker moves it to the run's own queue,
+    where it is dispatched eagerly: runtime/llm_dispatch.py.)
+    """
     activity_id = f"llm-{state.step}"
     started = workflow.now()
     try:
