@@ -3,9 +3,11 @@
 Runs inside the generated project's virtualenv (``bench/run.py`` prepares it).
 Starts one ``temporal server start-dev``, the service's scripted model
 (``<slug> fake-llm``), the service's worker (``<slug> worker``) and the bare
-worker (``bench/bare.py worker``), then, for each load: warm-up, bare, service.
-The service is driven by its own ``<slug> loadtest``; the baseline by
-``bench/bare.py load``, which measures the same way. Then recovery after a
+workers (``bench/bare.py worker``: sleep-bare and HTTP-bare), then, for each
+load: warm-up, sleep-bare, HTTP-bare, service. The service is driven by its own
+``<slug> loadtest``; the baselines by ``bench/bare.py load``, which measures the
+same way. Each load also records the CPU time its worker process used (from
+``/proc``), per run. Then recovery after a
 SIGKILL, mid tool call and mid LLM call, with a standby worker already polling.
 Prints the results as JSON on stdout.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import math
@@ -24,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +109,22 @@ async def run_json(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     return report
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def cpu_per_run(pid: int | None, runs: int) -> Iterator[dict[str, Any]]:
+    """A report dict that gains ``worker_cpu_ms_per_run`` for the worker ``pid``."""
+    report: dict[str, Any] = {}
+    before = cpu_seconds(pid) if pid and Path(f"/proc/{pid}").exists() else None
+    yield report
+    if pid and before is not None:
+        report["worker_cpu_ms_per_run"] = (cpu_seconds(pid) - before) / runs * 1000
+
+
 class EarlyRetryError(Exception):
     """The step was retried before the kill, so this trial measures nothing."""
 
@@ -114,6 +134,7 @@ class Bench:
         self.args = args
         self.slug_bin = str(BIN / args.slug)
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.profile: dict[str, Any] | None = None
 
     async def setup(self) -> None:
         port = free_port()
@@ -125,6 +146,7 @@ class Bench:
         llm_port = free_port()
         self.processes.append(start([self.slug_bin, "fake-llm", "--port", str(llm_port)]))
         await wait_port(llm_port)
+        self.llm_url = f"http://127.0.0.1:{llm_port}/v1"
         self.service_env = {
             "TEMPORAL_ADDRESS": self.address,
             "AGENT_TASK_QUEUE": "bench-service",
@@ -139,16 +161,31 @@ class Bench:
             "AGENT_SECRETS_BACKEND": "env",
             "AGENT_PAYLOAD_ENCRYPTION": "false",
         }
-        self.processes.append(self.worker(self.service_env))
+        self.service_worker = self.worker(self.service_env)
+        self.processes.append(self.service_worker)
+        # Levers: "name:VAR=value,VAR=value", each a service worker on its own queue.
+        self.levers: dict[str, tuple[subprocess.Popen[bytes], dict[str, str]]] = {}
+        for index, spec in enumerate(self.args.lever):
+            name, _, assignments = spec.partition(":")
+            env = {**self.service_env, "AGENT_TASK_QUEUE": f"bench-lever-{index}"}
+            env.update(dict(item.split("=", 1) for item in assignments.split(",") if item))
+            self.levers[name] = (self.worker(env), env)
+            self.processes.append(self.levers[name][0])
         bare = [sys.executable, str(BENCH / "bare.py"), "worker", "--address", self.address]
-        self.processes.append(start(bare))
+        self.bare_worker = start(bare)
+        self.processes.append(self.bare_worker)
         self.processes.append(start([*bare, "--queue", "bench-bare-no-eager", "--no-eager"]))
+        http = [*bare, "--kind", "http", "--package", self.args.package, "--openai-base-url", self.llm_url]
+        self.http_worker = start([*http, "--queue", "bench-http-bare"])
+        self.processes.append(self.http_worker)
+        self.processes.append(start([*http, "--queue", "bench-http-bare-no-eager", "--no-eager"]))
 
     def worker(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         """``<slug> worker`` with its own health port, so several can run side by side."""
         return start([self.slug_bin, "worker"], {**env, "AGENT_HEALTH_PORT": str(free_port())})
 
-    async def service_load(self, runs: int, concurrency: int) -> dict[str, Any]:
+    async def service_load(self, runs: int, concurrency: int, lever: str | None = None) -> dict[str, Any]:
+        worker, env = self.levers[lever] if lever else (self.service_worker, self.service_env)
         command = [
             self.slug_bin,
             "loadtest",
@@ -160,13 +197,44 @@ class Bench:
             str(self.args.latency_ms),
             "--json",
         ]
-        return await run_json(command, self.service_env)
+        profiler = self.profiler(worker.pid) if self.args.profile and lever is None and runs > 1 else None
+        with cpu_per_run(worker.pid, runs) as report:
+            report.update(await run_json(command, env))
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            profiler.wait(timeout=60)
+            summary = importlib.import_module("profile_summary")
+            raw_profile = Path(self.args.profile).read_text()
+            self.profile = summary.summarize(raw_profile, self.args.package)
+        return report
 
-    async def bare_load(self, runs: int, concurrency: int, queue: str = "bench-bare") -> dict[str, Any]:
+    def profiler(self, pid: int) -> subprocess.Popen[bytes]:
+        """py-spy sampling the service worker while it is under load (raw, collapsed stacks)."""
+        command = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw"]
+        command += ["--output", self.args.profile, "--rate", "100", "--nonblocking"]
+        # Only samples holding the GIL (CPU, not waiting), with paths to group them by library.
+        command += ["--gil", "--full-filenames"]
+        process = start(command)
+        time.sleep(1)  # attach before the load starts
+        return process
+
+    async def lever_loads(self, runs: int, concurrency: int) -> dict[str, Any]:
+        """The service again with each lever set (its own worker, same server, same load)."""
+        results = {}
+        for name in self.levers:
+            log(f"service with lever {name}: {runs} runs at concurrency {concurrency}")
+            results[name] = await self.service_load(runs, concurrency, name)
+        return results
+
+    async def bare_load(
+        self, runs: int, concurrency: int, queue: str = "bench-bare", kind: str = "sleep"
+    ) -> dict[str, Any]:
         command = [
             sys.executable,
             str(BENCH / "bare.py"),
             "load",
+            "--kind",
+            kind,
             "--address",
             self.address,
             "--queue",
@@ -178,14 +246,27 @@ class Bench:
             "--llm-latency-ms",
             str(self.args.latency_ms),
         ]
-        return await run_json(command, {})
+        pid = {"bench-bare": self.bare_worker.pid, "bench-http-bare": self.http_worker.pid}.get(queue)
+        if kind == "http":
+            # The same scripted model and script as the service's load test.
+            loadtest = importlib.import_module(f"{self.args.package}.devtools.loadtest")
+            previous = loadtest.install_script(self.llm_url, loadtest.load_script(self.args.latency_ms))
+        try:
+            with cpu_per_run(pid, runs) as report:
+                report.update(await run_json(command, {}))
+        finally:
+            if kind == "http":
+                loadtest.install_script(self.llm_url, previous)
+        return report
 
-    async def pair(self, runs: int, concurrency: int) -> dict[str, Any]:
-        log(f"bare: {runs} runs at concurrency {concurrency}")
+    async def trio(self, runs: int, concurrency: int) -> dict[str, Any]:
+        log(f"sleep-bare: {runs} runs at concurrency {concurrency}")
         bare = await self.bare_load(runs, concurrency)
+        log(f"HTTP-bare: {runs} runs at concurrency {concurrency}")
+        http = await self.bare_load(runs, concurrency, "bench-http-bare", "http")
         log(f"service: {runs} runs at concurrency {concurrency}")
         service = await self.service_load(runs, concurrency)
-        return {"bare": bare, "service": service}
+        return {"bare": bare, "http_bare": http, "service": service}
 
     # --- recovery ---------------------------------------------------------------
 
@@ -343,11 +424,17 @@ class Bench:
         await self.setup()
         try:
             log("warm-up")
-            await self.pair(args.warmup_runs, min(10, args.concurrency))
-            throughput = await self.pair(args.runs, args.concurrency)
-            single = await self.pair(args.single_runs, 1)
+            await self.trio(args.warmup_runs, min(10, args.concurrency))
+            throughput = await self.trio(args.runs, args.concurrency)
+            self.args.profile = None  # one profile: the service at full load
+            throughput["levers"] = await self.lever_loads(args.runs, args.concurrency)
+            single = await self.trio(args.single_runs, 1)
+            single["levers"] = await self.lever_loads(args.single_runs, 1)
             log(f"bare without eager activities: {args.single_runs} runs at concurrency 1")
             single["bare_no_eager"] = await self.bare_load(args.single_runs, 1, "bench-bare-no-eager")
+            single["http_bare_no_eager"] = await self.bare_load(
+                args.single_runs, 1, "bench-http-bare-no-eager", "http"
+            )
             policies = importlib.import_module(f"{args.package}.agent.policies")
             recovery: dict[str, Any] = {
                 "tool_heartbeat_timeout_seconds": policies.TOOL_HEARTBEAT_TIMEOUT.total_seconds(),
@@ -388,6 +475,8 @@ class Bench:
             "single_run": single,
             "recovery": recovery,
             "approval": approval,
+            "profile": self.profile,
+            "micro": await run_json([sys.executable, str(BENCH / "micro.py"), "--package", args.package], {}),
         }
 
 
@@ -402,6 +491,8 @@ def main() -> None:
     parser.add_argument("--warmup-runs", type=int, default=40)
     parser.add_argument("--recovery-trials", type=int, default=3)
     parser.add_argument("--approval-trials", type=int, default=20)
+    parser.add_argument("--lever", action="append", default=[], help="name:VAR=value,VAR=value")
+    parser.add_argument("--profile", help="py-spy the service worker under load into this file")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(Bench(args).run()), indent=2))
 

@@ -133,23 +133,124 @@ def loadavg() -> str:
         return "unknown"
 
 
+BASELINES = ("bare", "http_bare")
+# Settings measured on and off in the same run (each lever: the service with these set).
+LEVERS = [
+    "sampling off:OTEL_TRACES_SAMPLER=always_off",
+    "eager LLM (no LLM rate limit):AGENT_LLM_MAX_REQUESTS_PER_SECOND=0",
+    "both:OTEL_TRACES_SAMPLER=always_off,AGENT_LLM_MAX_REQUESTS_PER_SECOND=0",
+]
+
+
+def micro_lines(micro: dict[str, Any] | None) -> list[str]:
+    """Per-call costs of the log chain and the converter (bench/micro.py, best of 5)."""
+    if not micro:
+        return []
+    return [
+        "**Per-call costs** (`bench/micro.py`, best of 5 batches):",
+        "",
+        "| what | template | plain | |",
+        "|---|---|---|---|",
+        (
+            f"| one log line (JSON, correlation fields, redaction) | "
+            f"{micro['log_line_service_chain_us']:.0f} µs | "
+            f"{micro['log_line_stdlib_formatter_us']:.0f} µs | stdlib formatter |"
+        ),
+        (
+            f"| the same with 5 registered secrets | "
+            f"{micro['log_line_service_chain_5_secrets_us']:.0f} µs | | |"
+        ),
+        (
+            f"| of which redaction: fields / rendered line | {micro['redaction_fields_us']:.1f} µs / "
+            f"{micro['redaction_rendered_line_us']:.1f} µs | | |"
+        ),
+        (
+            f"| converter round trip of the LLM step's input "
+            f"({micro['llm_request_payload_bytes']} bytes) | "
+            f"{micro['converter_pydantic_round_trip_us']:.0f} µs (pydantic) | "
+            f"{micro['converter_default_round_trip_us']:.0f} µs | default converter, plain dicts |"
+        ),
+        "",
+    ]
+
+
+def profile_table(profile: dict[str, Any] | None) -> list[str]:
+    """Where the service worker's CPU went under the throughput load (py-spy samples)."""
+    if not profile:
+        return []
+    lines = [
+        (
+            f"**Profile of the service worker** under the throughput load ({profile['samples']} "
+            "py-spy samples at 100 Hz): self time by library | inclusive time by template module"
+        ),
+        "",
+        "| library (self) | share | template module (inclusive) | share |",
+        "|---|---|---|---|",
+    ]
+    libraries, modules = profile["self_by_library"], profile["inclusive_by_module"]
+    for index in range(max(len(libraries), len(modules))):
+        left = libraries[index] if index < len(libraries) else ("", "")
+        right = modules[index] if index < len(modules) else ("", "")
+        lines.append(f"| {left[0]} | {left[1]} % | {right[0]} | {right[1]} % |")
+    return [*lines, ""]
+
+
+def lever_table(tp: dict[str, Any], single: dict[str, Any]) -> list[str]:
+    """Each lever against the service as shipped and against HTTP-bare."""
+    if not tp.get("levers"):
+        return []
+    conc = tp["service"]["concurrency"]
+    lines = [
+        "**Levers** (the service with one setting changed, same server, same loads):",
+        "",
+        (
+            f"| service | throughput (c={conc}) | / HTTP-bare | p95 (c={conc}) | single-run p50 "
+            "| / HTTP-bare | worker CPU per run (c=1) |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [("as in the tables above", tp["service"], single["service"])]
+    rows += [(name, tp["levers"][name], single["levers"][name]) for name in tp["levers"]]
+    for name, loaded, alone in rows:
+        lines.append(
+            f"| {name} | {loaded['throughput_per_second']:.2f} runs/s | "
+            f"{ratio(loaded['throughput_per_second'], tp['http_bare']['throughput_per_second']):.2f} | "
+            f"{loaded['p95_seconds'] * 1000:.0f} ms | {alone['p50_seconds'] * 1000:.0f} ms | "
+            f"{ratio(alone['p50_seconds'], single['http_bare']['p50_seconds']):.2f} | "
+            f"{alone.get('worker_cpu_ms_per_run', float('nan')):.1f} ms |"
+        )
+    errors = sum(tp["levers"][n]["errors"] + single["levers"][n]["errors"] for n in tp["levers"])
+    lines += ["", f"Errors with levers: {errors}.", ""]
+    return lines
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
 def summarize(raw: dict[str, Any]) -> dict[str, Any]:
+    """Ratios against HTTP-bare (the targets: same work, no template) and sleep-bare (the limit)."""
     tp, single = raw["throughput"], raw["single_run"]
-    steps = 3  # model call, tool call, model call: the bare workflow's three activities
+    steps = 3  # model call, tool call, model call: the bare workflows' three activities
     summary: dict[str, Any] = {
-        "throughput_ratio": tp["service"]["throughput_per_second"] / tp["bare"]["throughput_per_second"],
-        "p95_ratio": tp["service"]["p95_seconds"] / tp["bare"]["p95_seconds"],
         "service_errors": tp["service"]["errors"] + single["service"]["errors"],
-        "single_run_ratio": single["service"]["p50_seconds"] / single["bare"]["p50_seconds"],
-        "single_run_ratio_no_eager": single["service"]["p50_seconds"]
-        / single["bare_no_eager"]["p50_seconds"],
-        "per_step_overhead_ms_single": (single["service"]["p50_seconds"] - single["bare"]["p50_seconds"])
-        / steps
-        * 1000,
-        "per_step_overhead_ms_loaded": (tp["service"]["p50_seconds"] - tp["bare"]["p50_seconds"])
-        / steps
-        * 1000,
+        "baseline_errors": sum(tp[b]["errors"] + single[b]["errors"] for b in BASELINES),
     }
+    for base, suffix in (("http_bare", ""), ("bare", "_sleep")):
+        summary[f"throughput_ratio{suffix}"] = ratio(
+            tp["service"]["throughput_per_second"], tp[base]["throughput_per_second"]
+        )
+        summary[f"p95_ratio{suffix}"] = ratio(tp["service"]["p95_seconds"], tp[base]["p95_seconds"])
+        summary[f"single_run_ratio{suffix}"] = ratio(
+            single["service"]["p50_seconds"], single[base]["p50_seconds"]
+        )
+        summary[f"per_step_overhead_ms_single{suffix}"] = (
+            (single["service"]["p50_seconds"] - single[base]["p50_seconds"]) / steps * 1000
+        )
+    if "http_bare_no_eager" in single:
+        summary["single_run_ratio_no_eager"] = ratio(
+            single["service"]["p50_seconds"], single["http_bare_no_eager"]["p50_seconds"]
+        )
     recovery = raw.get("recovery", {})
     for kind in ("tool", "llm"):
         if kind in recovery:
@@ -163,15 +264,48 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+HEADER = [
+    "| metric | sleep-bare | HTTP-bare | service | service / HTTP-bare | service / sleep-bare |",
+    "|---|---|---|---|---|---|",
+]
+
+
+def table(group: dict[str, Any]) -> list[str]:
+    """One row per metric: the three systems side by side and the two ratios."""
+
+    def row(name: str, key: str, scale: float = 1.0, unit: str = "", fmt: str = ".0f") -> str:
+        values = [group[system].get(key) for system in ("bare", "http_bare", "service")]
+        if any(value is None for value in values):
+            return (
+                f"| {name} | "
+                + " | ".join("-" if v is None else f"{v * scale:{fmt}} {unit}" for v in values)
+                + " | | |"
+            )
+        bare, http, service = (value * scale for value in values)
+        return (
+            f"| {name} | {bare:{fmt}} {unit} | {http:{fmt}} {unit} | {service:{fmt}} {unit} | "
+            f"{ratio(service, http):.2f} | {ratio(service, bare):.2f} |"
+        )
+
+    return [
+        *HEADER,
+        row("throughput", "throughput_per_second", unit="runs/s", fmt=".2f"),
+        row("latency p50", "p50_seconds", 1000, "ms"),
+        row("latency p95", "p95_seconds", 1000, "ms"),
+        row("latency p99", "p99_seconds", 1000, "ms"),
+        row("worker CPU per run", "worker_cpu_ms_per_run", unit="ms", fmt=".1f"),
+        "| errors | "
+        + " | ".join(str(group[s]["errors"]) for s in ("bare", "http_bare", "service"))
+        + " | | |",
+        "| cross-talk | - | "
+        + " | ".join(str(group[s]["cross_talk"]) for s in ("http_bare", "service"))
+        + " | | |",
+    ]
+
+
 def markdown(result: dict[str, Any]) -> str:
     raw, summary, info = result["raw"], result["summary"], result["machine"]
     tp, single = raw["throughput"], raw["single_run"]
-
-    def row(name: str, key: str, scale: float = 1.0, unit: str = "", fmt: str = ".2f") -> str:
-        bare = tp["bare"][key] * scale
-        service = tp["service"][key] * scale
-        return f"| {name} | {bare:{fmt}} {unit} | {service:{fmt}} {unit} | {service / bare:.2f} |"
-
     runs, conc = tp["service"]["runs"], tp["service"]["concurrency"]
     lines = [
         f"Run {result['started']} (UTC), command: `{result['command']}`",
@@ -189,42 +323,33 @@ def markdown(result: dict[str, Any]) -> str:
             f"{tp['service']['llm_latency_ms']:g} ms per reply"
         ),
         "",
-        "| metric | bare Temporal | generated service | service / bare |",
-        "|---|---|---|---|",
-        row("throughput", "throughput_per_second", unit="runs/s"),
-        row("latency p50", "p50_seconds", 1000, "ms", ".0f"),
-        row("latency p95", "p95_seconds", 1000, "ms", ".0f"),
-        row("latency p99", "p99_seconds", 1000, "ms", ".0f"),
-        f"| errors | {tp['bare']['errors']} | {tp['service']['errors']} | |",
-        f"| retries | - | {tp['service']['retries']} | |",
-        f"| cross-talk | - | {tp['service']['cross_talk']} | |",
+        *table(tp),
+        f"| retries | - | - | {tp['service']['retries']} | | |",
         "",
         f"**Single run**: {single['service']['runs']} runs one after another (concurrency 1)",
         "",
-        "| metric | bare Temporal | generated service | service / bare |",
-        "|---|---|---|---|",
-        (
-            f"| latency p50 | {single['bare']['p50_seconds'] * 1000:.0f} ms | "
-            f"{single['service']['p50_seconds'] * 1000:.0f} ms | {summary['single_run_ratio']:.2f} |"
-        ),
-        (
-            f"| latency p95 | {single['bare']['p95_seconds'] * 1000:.0f} ms | "
-            f"{single['service']['p95_seconds'] * 1000:.0f} ms | "
-            f"{single['service']['p95_seconds'] / single['bare']['p95_seconds']:.2f} |"
-        ),
-        (
-            f"| latency p50, bare without eager activity dispatch | "
+        *table(single),
+    ]
+    if "http_bare_no_eager" in single:
+        lines.append(
+            f"| latency p50, baselines without eager activity dispatch | "
             f"{single['bare_no_eager']['p50_seconds'] * 1000:.0f} ms | "
+            f"{single['http_bare_no_eager']['p50_seconds'] * 1000:.0f} ms | "
             f"{single['service']['p50_seconds'] * 1000:.0f} ms | "
-            f"{summary['single_run_ratio_no_eager']:.2f} |"
-        ),
+            f"{summary['single_run_ratio_no_eager']:.2f} | "
+            f"{ratio(single['service']['p50_seconds'], single['bare_no_eager']['p50_seconds']):.2f} |"
+        )
+    lines += [
         "",
         (
-            f"Per-step overhead (p50 difference / 3 steps): "
-            f"{summary['per_step_overhead_ms_single']:.1f} ms at concurrency 1, "
-            f"{summary['per_step_overhead_ms_loaded']:.1f} ms at concurrency {conc}."
+            f"Per-step overhead at concurrency 1 (p50 difference / 3 steps): "
+            f"{summary['per_step_overhead_ms_single']:.1f} ms against HTTP-bare, "
+            f"{summary['per_step_overhead_ms_single_sleep']:.1f} ms against sleep-bare."
         ),
         "",
+        *lever_table(tp, single),
+        *profile_table(raw.get("profile")),
+        *micro_lines(raw.get("micro")),
     ]
     recovery = raw.get("recovery", {})
     if "tool" in recovery:
@@ -234,8 +359,10 @@ def markdown(result: dict[str, Any]) -> str:
                 "already polling): until the step starts again, and until the run completes:"
             ),
             "",
-            "| step | heartbeat timeout | kill → step restarted | max | budget (timeout + 2 s) "
-            "| kill → run completed | max |",
+            (
+                "| step | heartbeat timeout | kill → step restarted | max | budget (timeout + 2 s) "
+                "| kill → run completed | max |"
+            ),
             "|---|---|---|---|---|---|---|",
         ]
         for kind in ("tool", "llm"):
@@ -268,18 +395,18 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "**Targets** (reported, not asserted):", ""]
     checks = [
         (
-            f"throughput >= {TARGETS['throughput_ratio']} x bare",
+            f"throughput >= {TARGETS['throughput_ratio']} x HTTP-bare",
             f"{summary['throughput_ratio']:.2f}",
             summary["throughput_ratio"] >= TARGETS["throughput_ratio"],
         ),
         ("zero errors", str(summary["service_errors"]), summary["service_errors"] == 0),
         (
-            f"p95 <= {TARGETS['p95_ratio']} x bare",
+            f"p95 <= {TARGETS['p95_ratio']} x HTTP-bare",
             f"{summary['p95_ratio']:.2f}",
             summary["p95_ratio"] <= TARGETS["p95_ratio"],
         ),
         (
-            f"single-run latency <= {TARGETS['single_run_ratio']} x bare",
+            f"single-run p50 <= {TARGETS['single_run_ratio']} x HTTP-bare",
             f"{summary['single_run_ratio']:.2f}",
             summary["single_run_ratio"] <= TARGETS["single_run_ratio"],
         ),
@@ -326,7 +453,30 @@ def main() -> None:
     parser.add_argument("--reinstall", action="store_true", help="recreate the project venv")
     parser.add_argument("--note", default="", help="context for the report (e.g. other load)")
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run (20 runs at concurrency 5, 5 single runs, no recovery or approval "
+        "trials); implies --no-doc; every row of the report, none of the precision",
+    )
+    parser.add_argument(
+        "--lever",
+        action="append",
+        default=None,
+        metavar="NAME:VAR=VALUE,...",
+        help="also measure the service with these settings (its own worker, same load); "
+        "repeatable; default: the levers in LEVERS; --lever none for none",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the service's worker with py-spy during the throughput load (installs py-spy)",
+    )
+    parser.add_argument("--results", type=Path, default=BENCH / "results", help="where results go")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.concurrency, args.single_runs, args.warmup_runs = 20, 5, 5, 5
+        args.recovery_trials, args.approval_trials, args.no_doc = 0, 0, True
 
     args.work.mkdir(parents=True, exist_ok=True)
     python, slug, package = prepare(args.work, args.reinstall)
@@ -354,6 +504,12 @@ def main() -> None:
         "--approval-trials",
         str(args.approval_trials),
     ]
+    if args.profile:
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "py-spy"], check=True)
+        harness += ["--profile", str(args.work / "profile.raw")]
+    levers = LEVERS if args.lever is None else [lever for lever in args.lever if lever != "none"]
+    for lever in levers:
+        harness += ["--lever", lever]
     done = subprocess.run(
         harness, cwd=args.work, capture_output=False, stdout=subprocess.PIPE, text=True, check=False
     )
@@ -372,8 +528,8 @@ def main() -> None:
     }
     result["summary"] = summarize(raw)
     report = markdown(result)
-    results = BENCH / "results"
-    results.mkdir(exist_ok=True)
+    results = args.results
+    results.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     (results / f"{stamp}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (results / f"{stamp}.md").write_text(report, encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,11 @@ pytestmark = pytest.mark.generated_suite
 
 RUN_VARIANTS = [v for v in COMBINATIONS if v.id in {"billing-ops-agent", "minimal", "everything"}]
 # The named project runs its whole suite, slow resilience tests included; the
-# other variants skip those (they exercise the same code) to keep CI short.
+# other variants skip those (they exercise the same code) to keep CI short, and
+# the minimal one runs only the fast layer (no dev server, no OpenBao): its
+# options only remove code that the other variants' integration tests cover.
 FULL_SUITE_VARIANT = "billing-ops-agent"
+MARKERS = {"minimal": "not slow and not integration"}
 
 
 def run(
@@ -29,11 +33,18 @@ def run(
     )
 
 
-def readme_install_commands(project: Path) -> list[str]:
+# One variant installs the way the README's uv block says, the others with pip.
+UV_VARIANT = "minimal"
+
+
+def readme_install_commands(project: Path, installer: str = "pip") -> list[str]:
     """The quickstart's shell lines, so the test follows the README rather than a copy of it."""
     readme = (project / "README.md").read_text()
-    quickstart = readme.split("## Quickstart", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    return [line.split("#", 1)[0].strip() for line in quickstart.strip().splitlines() if line.strip()]
+    quickstart = readme.split("## Quickstart", 1)[1]
+    if installer == "uv":
+        quickstart = quickstart.split("with [uv]", 1)[1]
+    block = quickstart.split("```bash", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.strip().splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("variant", [pytest.param(v, id=v.id) for v in RUN_VARIANTS])
@@ -44,8 +55,15 @@ def test_generated_project_installs_and_its_suite_passes(variant: Variant, tmp_p
     if python is None:
         pytest.fail(f"Python {version} is needed for this variant; install it (e.g. with pyenv)")
 
-    pytest_options = {} if variant.id == FULL_SUITE_VARIANT else {"PYTEST_ADDOPTS": "-m 'not slow'"}
-    for line in readme_install_commands(project):
+    markers = MARKERS.get(variant.id, "not slow")
+    pytest_options = {} if variant.id == FULL_SUITE_VARIANT else {"PYTEST_ADDOPTS": f"-m '{markers}'"}
+    installer = "uv" if variant.id == UV_VARIANT else "pip"
+    if installer == "uv":
+        # uv from the template's tooling (requirements-dev.txt), on a local Python only.
+        tooling = str(Path(sys.executable).parent)
+        pytest_options |= {"PATH": f"{tooling}:{os.environ['PATH']}", "UV_PYTHON": python}
+        pytest_options["UV_PYTHON_DOWNLOADS"] = "never"
+    for line in readme_install_commands(project, installer):
         # The README says `pythonX.Y`; use the interpreter found for that version.
         command = re.sub(rf"^python{re.escape(version)}\b", python, line)
         result = run(["bash", "-c", command], cwd=project, extra_env=pytest_options)

@@ -68,6 +68,7 @@ ALWAYS_PRESENT = [
     ".github/workflows/ci.yml",
     "docker-compose.yml",
     "deploy/k8s/worker.yaml",
+    "deploy/k8s/autoscaling.yaml",
     "docs/runbooks.md",
     ".cruft.json",
     "src/{pkg}/__init__.py",

@@ -20,6 +20,16 @@ from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 
 from tests.support import CONFIG_PREFIXES, BaoDevServer, free_port, required_binary
 
+# A test that starts the Temporal dev server or OpenBao belongs to the integration
+# layer whatever its file says, so `-m "not slow and not integration"` stays fast.
+SERVER_FIXTURES = frozenset({"temporal_dev_server", "bao_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import yaml
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.cli.app import app
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
+from {{ cookiecutter.package_name }}.models import llm_task_queue
 from {{ cookiecutter.package_name }}.observability.health import (
     LIVE_PATH,
     READY_PATH,
@@ -136,7 +137,10 @@ def test_dockerfile_has_a_builder_and_a_slim_runtime(
     _, stages = dockerfile
     assert [stage.name for stage in stages] == ["builder", "runtime"]
     builder, runtime = stages
-    assert any(args.startswith("pip wheel") for args in builder.all("RUN"))
+    assert "sh docker/build-wheels.sh /wheels" in builder.all("RUN")
+    assert "docker/build-wheels.sh ./docker/" in builder.all("COPY")
+    # The lock file is copied when there is one (the glob matches nothing otherwise).
+    assert any("uv.lock*" in args.split() for args in builder.all("COPY"))
     assert "--from=builder /wheels /wheels" in runtime.all("COPY")
     [install] = [args for args in runtime.all("RUN") if "pip install" in args]
     assert "--no-index" in install, "the runtime installs only the builder's wheels"
@@ -434,18 +438,7 @@ def installed_image_venv() -> Iterator[tuple[Path, dict[str, str]]]:
     workdir.chmod(0o755)
     try:
         wheels = workdir / "wheels"
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--wheel-dir",
-                str(wheels),
-                str(PROJECT),
-            ]
-        )
+        build_wheels(_build_context(workdir / "context", lock=False), wheels)
         python, env = _runtime_python(workdir)
         venv = workdir / "venv"
         _run([str(python), "-m", "venv", str(venv)], env)
@@ -466,6 +459,54 @@ def installed_image_venv() -> Iterator[tuple[Path, dict[str, str]]]:
         yield venv, env
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _build_context(folder: Path, *, lock: bool) -> Path:
+    """What the builder stage gets: the files the Dockerfile copies (and uv.lock, if asked)."""
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT / name, folder / name)
+    for tree in ("src", "docker"):
+        shutil.copytree(PROJECT / tree, folder / tree, ignore=shutil.ignore_patterns("__pycache__"))
+    if lock:
+        uv_lock = [sys.executable, "-m", "uv", "lock", "--quiet", "--python", sys.executable]
+        _run([*uv_lock, "--directory", str(folder)], {"UV_PYTHON_DOWNLOADS": "never"})
+    return folder
+
+
+def build_wheels(context: Path, wheels: Path) -> None:
+    """The builder stage's step, with this venv's python as the image's."""
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["sh", "docker/build-wheels.sh", str(wheels)],
+        cwd=context,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _wheel_versions(wheels: Path) -> dict[str, str]:
+    names = (wheel.name.split("-")[:2] for wheel in wheels.glob("*.whl"))
+    return {name.lower().replace("_", "-"): version for name, version in names}
+
+
+@pytest.mark.slow
+def test_image_wheels_are_the_locked_versions_when_uv_lock_exists(tmp_path: Path) -> None:
+    context = _build_context(tmp_path / "context", lock=True)
+    lock = tomllib.loads((context / "uv.lock").read_text())
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+    build_wheels(context, tmp_path / "wheels")
+    built = _wheel_versions(tmp_path / "wheels")
+    assert built.pop(SERVICE_NAME) == locked.pop(SERVICE_NAME)
+    for name, version in built.items():
+        assert locked.get(name) == version, f"{name} {version} is not the locked {locked.get(name)}"
+    for runtime_dependency in ("temporalio", "openai", "pydantic"):
+        assert runtime_dependency in built
+    assert "pytest" not in built  # the dev extra stays out of the image
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -528,3 +569,31 @@ async def test_image_steps_outside_docker(
     unhealthy = await asyncio.to_thread(run_as_nobody, free_port())
     assert unhealthy.returncode == 1, unhealthy.stdout + unhealthy.stderr
     assert "no answer" in unhealthy.stdout
+
+
+def test_workers_autoscale_on_the_service_task_queues() -> None:
+    documents = k8s_documents()
+    [scaled] = [d for d in documents if d["kind"] == "ScaledObject"]
+    [worker] = [
+        d
+        for d in documents
+        if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-worker")
+    ]
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    assert scaled["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
+    assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
+    config = _config_map()
+    queue = config.get("AGENT_TASK_QUEUE", DEFAULTS.task_queue)
+    triggers = {t["metadata"]["taskQueue"]: t for t in scaled["spec"]["triggers"]}
+    assert set(triggers) == {queue, llm_task_queue(queue)}
+    assert "workflow" in triggers[queue]["metadata"]["queueTypes"].split(",")
+    authentications = {
+        d["metadata"]["name"] for d in documents if d["kind"] == "TriggerAuthentication"
+    }
+    for trigger in triggers.values():
+        assert trigger["type"] == "temporal"
+        # KEDA asks the same Temporal the workers poll.
+        assert trigger["metadata"]["endpoint"] == config["TEMPORAL_ADDRESS"]
+        assert trigger["metadata"]["namespace"] == config["TEMPORAL_NAMESPACE"]
+        assert int(trigger["metadata"]["targetQueueSize"]) > 0
+        assert trigger["authenticationRef"]["name"] in authentications

@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     # The first text goes at once; later batches at most this often (see activities/events.py).
     stream_batch_seconds: float = Field(default=0.5, gt=0)
     # Enforced by the Temporal server across all workers on the LLM task queue.
-    llm_max_requests_per_second: float = Field(default=5.0, gt=0)
+    # 0: no global limit; LLM calls then run on the run's own task queue, where
+    # the worker takes them eagerly (no round trip through the server's matching).
+    llm_max_requests_per_second: float = Field(default=5.0, ge=0)
     # After this many failed attempts with retryable errors, the fallback answers; after
     # as many in a row across steps, the primary's breaker opens: every call goes to the
     # fallback for the cooling-off period, then one call probes the primary (llm_breaker.py).
@@ -178,6 +180,19 @@ class Settings(BaseSettings):
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
     trace_console: bool = False  # print spans to stderr (debugging)
+    # Which traces are recorded: the standard OpenTelemetry variables, read from .env too.
+    # Default: all of them; e.g. parentbased_traceidratio with 0.1 keeps one run in ten.
+    otel_traces_sampler: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = Field(default="parentbased_always_on", validation_alias="OTEL_TRACES_SAMPLER")
+    otel_traces_sampler_arg: float = Field(
+        default=1.0, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG"
+    )
     # The SDK's Prometheus endpoint (plus the service's own metrics); 0 turns it off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
@@ -187,6 +202,13 @@ class Settings(BaseSettings):
     liveness_max_stall_seconds: float = Field(default=10.0, gt=0)
     # On SIGTERM in-flight activities get this long to finish before they are cancelled.
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    # Worker slots (unset: the SDK's defaults, 100 activities and 100 workflow tasks), or
+    # the SDK's resource-based tuner, which hands out slots while the process stays under
+    # this CPU and memory use (0-1, e.g. 0.8); the tuner replaces the fixed slot counts.
+    worker_max_concurrent_activities: int | None = Field(default=None, ge=1)
+    worker_max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
+    worker_tuner_target_cpu: float | None = Field(default=None, gt=0, le=1)
+    worker_tuner_target_memory: float = Field(default=0.8, gt=0, le=1)
     # Worker deployment versioning: on when a build id is set (APP_VERSION, or the
     # variable the Temporal worker controller injects).
     build_id: str | None = Field(

@@ -43,7 +43,7 @@ from ..config import Environment, Settings
 from ..environment import merged_environment
 from .metrics import HISTOGRAM_BUCKETS
 from .redaction import RedactSecrets, ScrubRendered
-from .sampling import DropQuerySpans
+from .sampling import DropQuerySpans, sampler_for
 
 # The fields a log query can rely on (see docs/runbooks.md).
 CORRELATION_FIELDS = ("workflow_id", "run_id", "activity_type", "attempt", "trace_id")
@@ -56,6 +56,7 @@ FAILED_SPAN_ATTRIBUTE = "__agent_span_context__"
 _tracer_provider: ReplaySafeTracerProvider | None = None
 _exporters_configured = False
 _default_runtime_installed = False
+_sampler = DropQuerySpans()
 
 
 # --- logs ------------------------------------------------------------------------
@@ -256,7 +257,7 @@ def install_tracer_provider() -> ReplaySafeTracerProvider:
         service_name = merged_environment().get("OTEL_SERVICE_NAME") or SERVICE_NAME
         attributes = {"service.version": __version__, "service.name": service_name}
         _tracer_provider = create_tracer_provider(
-            resource=Resource.create(attributes), sampler=DropQuerySpans()
+            resource=Resource.create(attributes), sampler=_sampler
         )
         opentelemetry.trace.set_tracer_provider(_tracer_provider)
         logging.getLogger("opentelemetry.context").addFilter(_DropCrossContextDetach())
@@ -270,10 +271,12 @@ def configure_tracing(
     is set, stderr with ``AGENT_TRACE_CONSOLE=true``, nowhere by default.
 
     Exporters from the settings are added once per process; ``processors`` (e.g. a
-    test's in-memory exporter) are added on every call.
+    test's in-memory exporter) are added on every call. The sampler follows
+    ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` (all traces by default).
     """
     global _exporters_configured
     provider = install_tracer_provider()
+    _sampler.chosen = sampler_for(settings)
     if not _exporters_configured:
         _exporters_configured = True
         if settings.otel_exporter_otlp_endpoint:

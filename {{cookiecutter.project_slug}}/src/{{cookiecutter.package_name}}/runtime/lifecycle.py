@@ -1,4 +1,4 @@
-"""Worker lifecycle options: deployment versioning and the graceful shutdown timeout.
+"""Worker lifecycle options: deployment versioning, the graceful shutdown timeout, slots.
 
 On SIGTERM (what Docker and Kubernetes send) ``worker.run_worker`` stops polling,
 lets running activities finish for up to ``AGENT_GRACEFUL_SHUTDOWN_SECONDS``,
@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.worker import Interceptor, WorkerDeploymentConfig
+from temporalio.worker import Interceptor, WorkerDeploymentConfig, WorkerTuner
 
 from ..config import Settings
 
@@ -51,7 +51,7 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 
 def worker_options(settings: Settings, interceptors: Sequence[Interceptor] = ()) -> dict[str, Any]:
-    """The ``Worker(...)`` keyword arguments this module owns (shutdown, versioning).
+    """The ``Worker(...)`` keyword arguments this module owns (shutdown, versioning, slots).
 
     ``interceptors`` are worker-only ones (e.g. ``health.ActivityTracker``); tracing
     comes from the client's plugin and must not be added here again.
@@ -61,4 +61,26 @@ def worker_options(settings: Settings, interceptors: Sequence[Interceptor] = ())
         "sticky_queue_schedule_to_start_timeout": STICKY_QUEUE_SCHEDULE_TO_START,
         "deployment_config": deployment_config(settings),
         "interceptors": list(interceptors),
+        **slot_options(settings),
     }
+
+
+def slot_options(settings: Settings) -> dict[str, Any]:
+    """How much work one worker takes at once: the SDK's defaults unless the settings say.
+
+    ``AGENT_WORKER_TUNER_TARGET_CPU`` switches to the SDK's resource-based tuner
+    (slots while CPU and memory stay under the targets: a good fit for a pod
+    with CPU limits); otherwise fixed slot counts, when set.
+    """
+    if settings.worker_tuner_target_cpu is not None:
+        tuner = WorkerTuner.create_resource_based(
+            target_memory_usage=settings.worker_tuner_target_memory,
+            target_cpu_usage=settings.worker_tuner_target_cpu,
+        )
+        return {"tuner": tuner}
+    options: dict[str, Any] = {}
+    if settings.worker_max_concurrent_activities is not None:
+        options["max_concurrent_activities"] = settings.worker_max_concurrent_activities
+    if settings.worker_max_concurrent_workflow_tasks is not None:
+        options["max_concurrent_workflow_tasks"] = settings.worker_max_concurrent_workflow_tasks
+    return options

@@ -2,7 +2,10 @@
 
 LLM calls have their own task queue so ``max_task_queue_activities_per_second``
 caps them across every worker process (the server enforces it), while tools
-and workflows keep flowing. Workers are stateless: run as many as you need.
+and workflows keep flowing. With no global LLM limit (``0``) they run on the
+main queue instead, eagerly (``llm_dispatch.py``); the LLM worker still polls
+its queue, so calls scheduled there before the switch finish. Workers are
+stateless: run as many as you need.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .approvals import REGISTER_COMMAND, search_attribute_registered
 from .client import connect
 from .health_checks import worker_checks
 from .lifecycle import worker_options
+from .llm_dispatch import LlmOnWorkflowQueue, llm_rate_limited
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +58,25 @@ def build_workers(
     if tracker is not None:
         interceptors.append(tracker)
     options = worker_options(settings, interceptors)
+    limited = llm_rate_limited(settings)
+    main = worker_options(settings, [*interceptors, *([] if limited else [LlmOnWorkflowQueue()])])
     return [
         Worker(
             client,
             task_queue=queue,
             workflows=[AgentWorkflow, ConversationWorkflow],
-            activities=[acts.run_tool, acts.mcp.call_mcp_tool],
-            **options,
+            activities=[
+                acts.run_tool,
+                acts.mcp.call_mcp_tool,
+                *([] if limited else [acts.call_llm]),
+            ],
+            **main,
         ),
         Worker(
             client,
             task_queue=llm_task_queue(queue),
             activities=[acts.call_llm],
-            max_task_queue_activities_per_second=settings.llm_max_requests_per_second,
+            max_task_queue_activities_per_second=settings.llm_max_requests_per_second or None,
             **options,
         ),
     ]

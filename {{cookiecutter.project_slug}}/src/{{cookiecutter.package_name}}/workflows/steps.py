@@ -92,7 +92,11 @@ def check_budgets(state: AgentState, budget: Budget, answer: str | None = None) 
 
 
 async def call_llm(state: AgentState, model: str | None) -> LlmResponse:
-    """One model call on the rate-limited LLM queue; a failure ends the run."""
+    """One model call on the rate-limited LLM queue; a failure ends the run.
+
+    (With no global LLM rate limit, the worker moves it to the run's own queue,
+    where it is dispatched eagerly: runtime/llm_dispatch.py.)
+    """
     activity_id = f"llm-{state.step}"
     started = workflow.now()
     try:
