@@ -43,6 +43,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             Path("tests") / "test_api.py",
             Path("tests") / "test_approval_api.py",
             Path("tests") / "test_approval_page.py",
+            Path("tests") / "test_conversation_api.py",
             Path("tests") / "test_streaming_api.py",
             Path("tests") / "browser_support.py",
             Path("tests") / "test_browser_support.py",

@@ -24,6 +24,8 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "tests/test_api.py",
         "tests/test_approval_api.py",
         "tests/test_approval_page.py",
+        "src/{pkg}/api/conversations.py",
+        "tests/test_conversation_api.py",
         "tests/test_streaming_api.py",
         "src/{pkg}/api/events.py",
         "src/{pkg}/api/live_page.py",

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.runtime import approvals
+from {{ cookiecutter.package_name }}.runtime import approvals, conversations
 from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 
 from tests.support import CONFIG_PREFIXES, BaoDevServer, free_port, required_binary
@@ -55,7 +55,12 @@ async def temporal_dev_server(temporal_ui_port: int) -> AsyncIterator[WorkflowEn
         ui_port=temporal_ui_port,
         dev_server_extra_args=["--ui-disable-news-fetch"],
         # The approval gate marks waiting runs with it; `pending` lists by it.
-        search_attributes=[approvals.AWAITING_APPROVAL],
+        search_attributes=[
+            approvals.AWAITING_APPROVAL,
+            # Conversations: `conversations` lists the open ones (per user) by these.
+            conversations.CONVERSATION_OPEN,
+            conversations.CONVERSATION_USER,
+        ],
     )
     async with env:
         yield env
@@ -101,6 +106,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with env:
         await approvals.register_search_attribute(env.client)
+        await conversations.register_search_attributes(env.client)
         yield env
 
 

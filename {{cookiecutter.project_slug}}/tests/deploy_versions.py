@@ -14,11 +14,16 @@ from temporalio import workflow
 from {{ cookiecutter.package_name }}.models import (
     AgentRequest,
     AgentResult,
+    ConversationRequest,
+    ConversationResult,
     ToolCall,
     ToolRequest,
     ToolResult,
 )
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
+from {{ cookiecutter.package_name }}.workflows.agent_loop import AgentLoop
+from {{ cookiecutter.package_name }}.workflows.conversation import ConversationWorkflow
+from {{ cookiecutter.package_name }}.workflows.steps import LoopContext
 
 PATCH_ID = "audit-before-tools"
 
@@ -33,32 +38,58 @@ async def _audit(step: int) -> None:
     )
 
 
+class AuditedLoop(AgentLoop):
+    """Version 2: an audit step before every tool call, behind ``workflow.patched``."""
+
+    async def _tool_step(
+        self, context: LoopContext, call: ToolCall, index: int, calls: list[ToolCall]
+    ) -> str:
+        if workflow.patched(PATCH_ID):
+            await _audit(self._state().step)
+        return await super()._tool_step(context, call, index, calls)
+
+
+class UnpatchedAuditedLoop(AgentLoop):
+    """The same change without ``workflow.patched``: breaks runs recorded before it."""
+
+    async def _tool_step(
+        self, context: LoopContext, call: ToolCall, index: int, calls: list[ToolCall]
+    ) -> str:
+        await _audit(self._state().step)
+        return await super()._tool_step(context, call, index, calls)
+
+
 @workflow.defn(name="AgentWorkflow", failure_exception_types=[ValidationError])
 class PatchedAgentWorkflow(AgentWorkflow):
-    """Version 2: an audit step before every tool call, behind ``workflow.patched``."""
+    loop_type = AuditedLoop
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
         return await super().run(request)
-
-    async def _tool_step(
-        self, request: AgentRequest, call: ToolCall, index: int, calls: list[ToolCall]
-    ) -> str:
-        if workflow.patched(PATCH_ID):
-            await _audit(self._state.step)
-        return await super()._tool_step(request, call, index, calls)
 
 
 @workflow.defn(name="AgentWorkflow", failure_exception_types=[ValidationError])
 class UnpatchedAgentWorkflow(AgentWorkflow):
-    """The same change without ``workflow.patched``: breaks runs recorded before it."""
+    loop_type = UnpatchedAuditedLoop
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
         return await super().run(request)
 
-    async def _tool_step(
-        self, request: AgentRequest, call: ToolCall, index: int, calls: list[ToolCall]
-    ) -> str:
-        await _audit(self._state.step)
-        return await super()._tool_step(request, call, index, calls)
+
+@workflow.defn(name="ConversationWorkflow", failure_exception_types=[ValidationError])
+class PatchedConversationWorkflow(ConversationWorkflow):
+    loop_type = AuditedLoop
+
+    @workflow.run
+    async def run(self, request: ConversationRequest) -> ConversationResult:
+        return await super().run(request)
+
+
+@workflow.defn(name="ConversationWorkflow", failure_exception_types=[ValidationError])
+class UnpatchedConversationWorkflow(ConversationWorkflow):
+    loop_type = UnpatchedAuditedLoop
+
+    @workflow.run
+    async def run(self, request: ConversationRequest) -> ConversationResult:
+        return await super().run(request)

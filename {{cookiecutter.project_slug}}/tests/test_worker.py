@@ -16,7 +16,8 @@ async def test_llm_calls_get_their_own_rate_limited_queue(
     main, llm = build_workers(time_skipping_env.client, settings, task_queue="orders")
     main_config, llm_config = main.config(), llm.config()
     assert main_config["task_queue"] == "orders"
-    assert [fn.__name__ for fn in main_config["workflows"]] == ["AgentWorkflow"]
+    workflows = [fn.__name__ for fn in main_config["workflows"]]
+    assert workflows == ["AgentWorkflow", "ConversationWorkflow"]
     assert [a.__name__ for a in main_config["activities"]] == ["run_tool", "call_mcp_tool"]
     assert main_config.get("max_task_queue_activities_per_second") is None
     assert llm_config["task_queue"] == "orders-llm"

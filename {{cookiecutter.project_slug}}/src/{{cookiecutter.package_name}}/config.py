@@ -142,6 +142,23 @@ class Settings(BaseSettings):
     # The approval page's login cookie is sent over HTTPS only (turn off for plain-HTTP dev).
     api_secure_cookies: bool = True
 
+    # --- conversations: limits fixed when a conversation starts -------------------
+    conversation_max_message_chars: int = Field(default=8_000, ge=1)
+    # Messages waiting while a turn runs; past this a message is refused (send it again later).
+    conversation_max_queued_messages: int = Field(default=10, ge=1)
+    conversation_max_turns: int = Field(default=1_000_000, ge=1)
+    conversation_token_budget: int = Field(default=10_000_000, ge=1)
+    conversation_cost_budget_usd: float = Field(default=100.0, ge=0)
+    # Continue-as-new (between turns) past this many history events, or when Temporal suggests.
+    conversation_history_event_limit: int = Field(default=10_000, ge=20)
+    # Past this estimated size the older turns are summarised; the last N stay verbatim.
+    conversation_context_tokens: int = Field(default=60_000, ge=100)
+    conversation_keep_recent_turns: int = Field(default=4, ge=1)
+    # No message for this long closes the conversation (reason "idle").
+    conversation_idle_timeout_seconds: float = Field(default=604_800.0, gt=0)
+    # How long `say`, `chat` and the HTTP API wait for a turn before "still running".
+    conversation_reply_wait_seconds: float = Field(default=120.0, gt=0)
+
     # --- resilience: load test, prompt cases and the readiness gate ---------------
     evals_file: Path = Path("evals/cases.yaml")
     # `gate` runs a load test of this size on an embedded stack with the scripted model...

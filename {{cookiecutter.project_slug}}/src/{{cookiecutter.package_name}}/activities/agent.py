@@ -17,13 +17,14 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ..agent.prompts import SYSTEM_PROMPT
+from ..agent.prompts import SUMMARY_PROMPT, SYSTEM_PROMPT
 from ..agent.tooling import Tool, ToolContext, describe_validation_error, heartbeating
 from ..agent.tools import TOOLS
 from ..config import ConfigError, Environment, Settings
 from ..models import (
     CALL_LLM,
     RUN_TOOL,
+    WORKFLOW_TYPE,
     ApprovalPolicy,
     ChatMessage,
     LlmRequest,
@@ -124,12 +125,16 @@ class AgentActivities:
             "calling %s (%s, attempt %d)", model, "fallback" if use_fallback else "primary", attempt
         )
         client = self.llm_client(base_url)
-        messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}]
+        summary = request.purpose == "summary"
+        messages: list[Any] = [
+            {"role": "system", "content": SUMMARY_PROMPT if summary else SYSTEM_PROMPT}
+        ]
         messages += [_to_openai(message) for message in request.messages]
         mcp_tools = {tool.name: tool for tool in await self.mcp.tools()}
         schemas = self._tool_schemas + [tool.openai_schema() for tool in mcp_tools.values()]
         publisher = TextPublisher(
-            enabled=settings.streaming,
+            # Only a one-task run has the event stream (conversations do not stream yet).
+            enabled=settings.streaming and activity.info().workflow_type == WORKFLOW_TYPE,
             batch_seconds=settings.stream_batch_seconds,
             step=request.step,
         )
@@ -140,7 +145,11 @@ class AgentActivities:
             completion = await self._watched(
                 heartbeating(
                     self._complete(
-                        client, publisher, model=model, messages=messages, tools=schemas
+                        client,
+                        publisher,
+                        model=model,
+                        messages=messages,
+                        tools=openai.omit if summary else schemas,
                     ),
                     activity.heartbeat,
                 ),

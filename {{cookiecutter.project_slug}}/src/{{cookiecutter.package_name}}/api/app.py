@@ -1,4 +1,4 @@
-"""HTTP API: health, runs, approvals, and the approval page.
+"""HTTP API: health, runs, approvals, conversations (``conversations.py``), the approval page.
 
 Auth: every route except health needs ``Authorization: Bearer <token>``; each
 token in ``AGENT_API_TOKENS`` maps to one identity (no token or an unknown one:
@@ -31,6 +31,7 @@ from ..runtime.health_checks import TemporalCheck
 from ..runtime.runs import start_run
 from .approval_page import approvals_page, login_page
 from .auth import Auth, Caller
+from .conversations import conversation_routes
 from .events import events_response
 from .live_page import LIVE_JS, live_page
 from .schemas import DecisionBody, PendingRunView, RunRequest, RunStarted
@@ -156,6 +157,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/runs/{workflow_id}/reject")
     async def reject(workflow_id: str, body: DecisionBody, user: Caller) -> ApprovalRecord:
         return await _decide("reject", workflow_id, body, user)
+
+    app.include_router(conversation_routes(settings, temporal.client))
 
     # --- the approval page --------------------------------------------------
 

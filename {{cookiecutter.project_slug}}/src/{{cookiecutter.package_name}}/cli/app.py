@@ -18,7 +18,7 @@ from .. import SERVICE_NAME
 from ..config import ConfigError
 from ..observability.telemetry import configure_process
 from ..secrets import SecretError
-from . import approvals, follow, history, local, quality, runs, service
+from . import approvals, chat, conversations, follow, history, local, quality, runs, service
 from .common import EXIT_CONFIG_ERROR
 
 app = typer.Typer(
@@ -51,6 +51,8 @@ GROUPS = [
     _optional("api"),
     _optional("codec"),
     runs,
+    conversations,
+    chat,
     follow,
     local,
     history,

@@ -18,10 +18,14 @@ from ..devtools.fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
 from ..devtools.stack import StackError, local_stack, probes_line
 from ..models import AgentRequest, AgentResult
 from ..observability.telemetry import configure_process
+from ..runtime import conversations
+from ..runtime.conversations import ConversationError
 from ..runtime.runs import start_run
 from .common import EXIT_CONFIG_ERROR, EXIT_RUN_NOT_COMPLETED, fail, print_result, run_async
 
 DEMO_TASK = "How long does a refund take, and does a large order need extra approval?"
+DEMO_CONVERSATION_ID = "demo"
+DEMO_CONVERSATION = ("What are the support hours?", "And how long does shipping take?")
 commands = typer.Typer()
 
 
@@ -113,19 +117,34 @@ def demo() -> None:
     settings = load_settings()
     configure_process(settings)
 
-    async def play() -> AgentResult:
+    async def play() -> tuple[AgentResult, list[str]]:
         async with local_stack(settings, db_file=None, scripted=True, private_vault=True) as stack:
             typer.echo(f"temporal dev server at {stack.temporal_address}; task: {DEMO_TASK}")
             handle = await start_run(
                 stack.client, AgentRequest(task=DEMO_TASK), task_queue=settings.task_queue
             )
             typer.echo(f"workflow id: {handle.id}")
-            return await asyncio.wait_for(handle.result(), timeout=120)
+            result = await asyncio.wait_for(handle.result(), timeout=120)
+            # Then a short conversation: two turns of one durable conversation.
+            lines = [f"conversation {DEMO_CONVERSATION_ID} (say / chat / transcript):"]
+            for text in DEMO_CONVERSATION:
+                outcome = await conversations.send_message(
+                    stack.client,
+                    DEMO_CONVERSATION_ID,
+                    text,
+                    task_queue=settings.task_queue,
+                    limits=conversations.limits_from(settings),
+                )
+                reply = (outcome.reply or outcome.reason).splitlines()[0:3]
+                lines += [f"  you> {text}", *(f"  agent> {line}" for line in reply)]
+            return result, lines
 
     try:
-        result = run_async(play())
-    except (StackError, TimeoutError, WorkflowFailureError) as error:
+        result, conversation = run_async(play())
+    except (StackError, TimeoutError, WorkflowFailureError, ConversationError) as error:
         fail(f"demo failed: {error}")
     print_result(result)
+    for line in conversation:
+        typer.echo(line)
     if result.status != "completed":
         raise typer.Exit(EXIT_RUN_NOT_COMPLETED)

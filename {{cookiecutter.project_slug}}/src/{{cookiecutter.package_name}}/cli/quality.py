@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import load_settings
+from ..devtools.conversation_load import run_conversation_load
 from ..devtools.evals import EvalError, EvalReport, format_report, load_cases, run_cases
 from ..devtools.gate import (
     DEFAULT_TESTS,
@@ -26,6 +27,7 @@ from ..devtools.loadtest import (
     run_load,
 )
 from ..devtools.stack import StackError, local_stack
+from ..runtime.conversations import limits_from
 from .common import EXIT_CONFIG_ERROR, EXIT_UNHEALTHY, connect_or_fail, fail, run_async
 
 commands = typer.Typer()
@@ -43,11 +45,39 @@ def loadtest(
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="print JSON, not a table")] = False,
     output: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
+    conversations_count: Annotated[
+        int | None,
+        typer.Option("--conversations", min=1, help="drive N conversations instead of runs"),
+    ] = None,
+    turns: Annotated[int, typer.Option(min=1, help="turns per conversation")] = 5,
 ) -> None:
-    """Drive the service with the scripted model; report throughput, latency, errors, retries."""
+    """Drive the service with the scripted model; report throughput, latency, errors, retries.
+
+    With --conversations N --turns T: N conversations of T turns each (latency per turn;
+    cross-talk checked on every reply and on every transcript).
+    """
     settings = load_settings()
+    if conversations_count is not None and embedded:
+        fail("--conversations drives the running service (start `dev` first), not --embedded")
 
     async def drive() -> LoadReport:
+        if conversations_count is not None:
+            try:
+                previous = install_script(settings.openai_base_url, load_script(llm_latency_ms))
+            except LoadTestError as error:
+                fail(str(error))
+            try:
+                return await run_conversation_load(
+                    await connect_or_fail(settings),
+                    settings.task_queue,
+                    conversations_count=conversations_count,
+                    turns=turns,
+                    concurrency=concurrency,
+                    limits=limits_from(settings),
+                    llm_latency_ms=llm_latency_ms,
+                )
+            finally:
+                install_script(settings.openai_base_url, previous)
         if embedded:
             return await embedded_load(
                 settings, runs=runs, concurrency=concurrency, llm_latency_ms=llm_latency_ms or 0

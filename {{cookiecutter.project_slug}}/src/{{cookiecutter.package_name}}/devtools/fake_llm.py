@@ -1,8 +1,10 @@
 """A scripted, OpenAI-compatible model server for the demo, local runs and tests.
 
 ``POST /v1/chat/completions`` answers from a script: the reply for a request is
-the script's turn number N, where N is the number of assistant messages already
-in the conversation (the last turn repeats). So a retried request gets the same
+the script's turn number N, where N is the number of assistant messages since the
+last user message (the last turn repeats; each message of a conversation plays
+the script from its start). A request to summarise (the summary system prompt)
+gets a short summary instead. So a retried request gets the same
 reply, and faults (429 with Retry-After, 500, delays) are injected per turn a
 given number of times. ``POST /outbox`` is a stand-in for an outbound email
 service: it deduplicates on the ``Idempotency-Key`` header and counts effects.
@@ -15,7 +17,7 @@ Script file (JSON)::
       {"content": "Found it: $tool_result", "usage": {"prompt_tokens": 50, "completion_tokens": 9}}
     ]}
 
-``$task`` is the user's first message and ``$tool_result`` the latest tool output.
+``$task`` is the user's latest message and ``$tool_result`` the latest tool output.
 A tool call with ``raw_arguments`` sends that text verbatim (e.g. malformed JSON).
 A fault with ``"model": "name"`` applies only to requests for that model, and
 ``"times": null`` applies it every time. Besides an error ``status``, a fault can
@@ -54,6 +56,8 @@ from .fake_llm_script import (
     Usage,
     completion,
     echo_script,
+    is_summary_request,
+    summary_completion,
 )
 
 
@@ -186,12 +190,16 @@ class FakeLlmServer:
     def chat(self, body: dict[str, Any]) -> Reply:
         messages: list[dict[str, Any]] = body.get("messages") or []
         model = str(body.get("model", ""))
-        turn_number = sum(1 for message in messages if message.get("role") == "assistant")
+        if is_summary_request(messages):
+            self._log(model, 0, 200)
+            return Reply(200, {}, summary_completion(model, messages))
+        # A conversation plays the script again from its first turn for each user message.
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+        turn_number = sum(1 for m in messages[last_user + 1 :] if m.get("role") == "assistant")
         turn = self.script.turns[min(turn_number, len(self.script.turns) - 1)]
-        conversation = next(
-            (str(m.get("content")) for m in messages if m.get("role") == "user"), ""
-        )
-        fault = self._due_fault(conversation, turn_number, turn, model)
+        first_user = next((str(m.get("content")) for m in messages if m.get("role") == "user"), "")
+        user_turn = sum(1 for m in messages if m.get("role") == "user")
+        fault = self._due_fault(f"{first_user}#{user_turn}", turn_number, turn, model)
         delay = turn.delay_seconds + (fault.delay_seconds if fault is not None else 0.0)
         if delay:
             time.sleep(delay)

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..agent.prompts import SUMMARY_PROMPT
+
 
 class Fault(BaseModel):
     # An error status, or none for a fault that only delays (delay_seconds) or
@@ -85,7 +87,7 @@ def echo_script(latency_ms: float = 0.0) -> Script:
 def completion(
     turn: Turn, turn_number: int, model: str, messages: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    task = next((str(m.get("content")) for m in messages if m.get("role") == "user"), "")
+    task = next((str(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     tool_outputs = [str(m.get("content")) for m in messages if m.get("role") == "tool"]
     values = {"task": task, "tool_result": tool_outputs[-1][:600] if tool_outputs else ""}
     content = Template(turn.content).safe_substitute(values) if turn.content is not None else None
@@ -129,3 +131,15 @@ def completion(
             "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         },
     }
+
+
+def is_summary_request(messages: list[dict[str, Any]]) -> bool:
+    return bool(messages) and messages[0].get("content") == SUMMARY_PROMPT
+
+
+def summary_completion(model: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A summary that names what it condensed, so a test can see it in the next turn."""
+    users = [str(m.get("content")) for m in messages if m.get("role") == "user"]
+    content = f"Summary of {len(users)} earlier messages; first: {users[0][:80] if users else ''}"
+    turn = Turn(content=content)
+    return completion(turn, 0, model, messages)

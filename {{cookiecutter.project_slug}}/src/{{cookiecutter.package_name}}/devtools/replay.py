@@ -24,6 +24,7 @@ from temporalio.workflow import NondeterminismError
 
 from ..runtime.plugin import service_plugin
 from ..workflows.agent import AgentWorkflow
+from ..workflows.conversation import ConversationWorkflow
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ async def replay(
 ) -> ReplayReport:
     """``codec``: the payload codec, for histories written with payload encryption on."""
     plugin = service_plugin(_DecodeOnly(codec) if codec is not None else None)
-    replayer = Replayer(workflows=workflows or [AgentWorkflow], plugins=[plugin], runtime=_quiet())
+    replayer = Replayer(
+        workflows=workflows or [AgentWorkflow, ConversationWorkflow],
+        plugins=[plugin],
+        runtime=_quiet(),
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     failure = result.replay_failure
     events = len(history.events)

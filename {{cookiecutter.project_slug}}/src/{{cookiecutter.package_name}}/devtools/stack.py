@@ -26,7 +26,11 @@ from temporalio.runtime import Runtime
 
 from ..activities.agent import AgentActivities
 from ..config import PLACEHOLDER_VALUES, Settings
-from ..models import AWAITING_APPROVAL_ATTRIBUTE
+from ..models import (
+    AWAITING_APPROVAL_ATTRIBUTE,
+    CONVERSATION_OPEN_ATTRIBUTE,
+    CONVERSATION_USER_ATTRIBUTE,
+)
 from ..observability.health import ActivityTracker, HealthMonitor
 from ..observability.health_server import serve_health
 from ..observability.telemetry import metrics_runtime
@@ -99,6 +103,11 @@ def dev_server_command(
         # The approval gate's search attribute: `pending` lists waiting runs by it.
         "--search-attribute",
         f"{AWAITING_APPROVAL_ATTRIBUTE}=Bool",
+        # Conversations: `conversations` lists the open ones, per user.
+        "--search-attribute",
+        f"{CONVERSATION_OPEN_ATTRIBUTE}=Bool",
+        "--search-attribute",
+        f"{CONVERSATION_USER_ATTRIBUTE}=Keyword",
         *extra,
     ]
     if db_file is not None:

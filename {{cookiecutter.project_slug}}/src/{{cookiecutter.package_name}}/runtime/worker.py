@@ -27,6 +27,8 @@ from ..observability.step_telemetry import StepTelemetry
 from ..observability.telemetry import metrics_runtime
 from ..secrets import create_provider
 from ..workflows.agent import AgentWorkflow
+from ..workflows.conversation import ConversationWorkflow
+from . import conversations
 from .approvals import REGISTER_COMMAND, search_attribute_registered
 from .client import connect
 from .health_checks import worker_checks
@@ -62,7 +64,7 @@ def build_workers(
         Worker(
             client,
             task_queue=queue,
-            workflows=[AgentWorkflow],
+            workflows=[AgentWorkflow, ConversationWorkflow],
             activities=[
                 acts.run_tool,
                 acts.mcp.call_mcp_tool,
@@ -128,6 +130,16 @@ async def check_search_attribute(client: Client) -> None:
             "cannot check that search attribute %s exists; if approvals stall, run: %s",
             AWAITING_APPROVAL_ATTRIBUTE,
             REGISTER_COMMAND,
+        )
+    # Conversations upsert theirs on their first task: unregistered, every one would stall.
+    missing = await conversations.missing_search_attributes(client)
+    if missing:
+        commands = [
+            c for c in conversations.REGISTER_COMMANDS if any(f"--name {m} " in c for m in missing)
+        ]
+        raise WorkerSetupError(
+            f"search attribute(s) {', '.join(missing)} not registered in namespace "
+            f"{client.namespace}; register them once with: {' && '.join(commands)}"
         )
 
 

@@ -1,4 +1,4 @@
-"""AgentWorkflow: the durable agent loop.
+"""AgentWorkflow: one task through the durable agent loop (``agent_loop.AgentLoop``).
 
 Each step is one ``call_llm`` activity followed by one ``run_tool`` activity per
 tool call the model asked for; tool results go back to the model until it
@@ -17,7 +17,6 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from ..agent import policies
     from ..models import (
         APPROVE_SIGNAL,
         DECIDE_UPDATE,
@@ -28,38 +27,37 @@ with workflow.unsafe.imports_passed_through():
         AgentResult,
         AgentState,
         AgentStatus,
-        ApprovalContext,
         ApprovalRecord,
         ChatMessage,
         DecideRequest,
-        LlmResponse,
         ResultStatus,
-        RunState,
-        ToolCall,
         failed_tool_steps,
     )
     from ..observability import workflow_telemetry
 
-from . import steps
-from .approval_gate import ApprovalGate
+from .agent_loop import AgentLoop
 from .events import RunEvents
-from .steps import RunEndError
+from .steps import Budget, LoopContext, RunEndError
 
 
 # A request that does not validate (missing task, negative budget, wrong types)
 # fails the run at once instead of retrying the workflow task forever.
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=[ValidationError])
 class AgentWorkflow:
+    # The loop this workflow runs (a test or a later version can swap in a subclass).
+    loop_type: type[AgentLoop] = AgentLoop
+
     @workflow.init
     def __init__(self, request: AgentRequest | None = None) -> None:
         self._state = AgentState()
-        self._run_state: RunState = "starting"
         self._trace_id: str | None = None
         self._run_span: workflow_telemetry.RunSpan | None = None
-        self._request: AgentRequest | None = None
-        self._gate = ApprovalGate(lambda: self._state)
+        # The loop and its approval gate work on this run's state (replaced on resume).
+        self._agent = self.loop_type(lambda: self._state)
+        self._gate = self._agent.gate
         # Live events for followers; continue-as-new hands the log on.
         self._events = RunEvents(request.stream if request is not None else None)
+        self._agent.events = self._events
 
     @workflow.run
     async def run(self, request: AgentRequest | None = None) -> AgentResult:
@@ -71,7 +69,6 @@ class AgentWorkflow:
             )
         self._trace_id = workflow_telemetry.current_trace_id()
         self._run_span = workflow_telemetry.current_span_context()
-        self._request = request
         if request.resume is not None:
             self._state = request.resume
         else:
@@ -98,7 +95,7 @@ class AgentWorkflow:
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> AgentStatus:
         return AgentStatus(
-            state=self._run_state,
+            state=self._agent.run_state,
             step=self._state.step,
             ignored_signals=self._state.ignored_signals,
             **self._progress(),
@@ -154,111 +151,20 @@ class AgentWorkflow:
         self._gate.validate(request)
 
     async def _loop(self, request: AgentRequest) -> str:
-        state = self._state
-        while True:
-            steps.check_budgets(self._state, request)
-            await self._continue_as_new_if_due(request)
-            state.step += 1
-            self._events.publish("step_started", state.step)
-            response = await self._call_llm(request)
-            if response.content is not None and not response.tool_calls:
-                steps.check_budgets(self._state, request, answer=response.content)
-                return response.content
-            steps.check_budgets(self._state, request, answer=response.content)
-            state.messages.append(
-                ChatMessage(
-                    role="assistant", content=response.content, tool_calls=response.tool_calls
-                )
-            )
-            for index, call in enumerate(response.tool_calls):
-                output = await self._tool_step(request, call, index, response.tool_calls)
-                state.messages.append(
-                    ChatMessage(role="tool", content=output, tool_call_id=call.id)
-                )
-
-    async def _call_llm(self, request: AgentRequest) -> LlmResponse:
-        self._run_state = "calling_llm"
-        return await steps.call_llm(self._state, request)
-
-    async def _tool_step(
-        self, request: AgentRequest, call: ToolCall, index: int, calls: list[ToolCall]
-    ) -> str:
-        state = self._state
-        # Readable and deterministic: tool-3-search_docs (a repeated name gets -2, -3...).
-        repeat = sum(1 for earlier in calls[:index] if earlier.name == call.name)
-        prefix = f"tool-{state.step}-{call.name}"
-        if call.mcp_server is not None:  # an MCP server's tool: mcp-3-orders-create_refund
-            prefix = f"mcp-{state.step}-{call.mcp_server}-{call.mcp_tool}"
-        activity_id = prefix + (f"-{repeat + 1}" if repeat else "")
-        if call.error is not None:
-            return self._tool_error(activity_id, call, call.error)
-        refusal = await self._before_tool(call, activity_id)
-        if refusal is not None:
-            steps.record_tool(self._state, activity_id, call, "skipped", refusal)
-            return refusal
-        self._run_state = "running_tool"
-        self._events.publish("tool_started", state.step, tool=call.name)
-        output = await steps.run_tool(self._state, request, call, activity_id, self._tool_error)
-        self._events.tool_done(state.steps[-1])
-        return output
-
-    async def _before_tool(self, call: ToolCall, activity_id: str) -> str | None:
-        """The approval gate: a call that needs approval waits here for a human.
-
-        Returns None to run the tool, or the text the model gets instead of a tool
-        result. A call recorded without a policy (histories from before the gate)
-        runs as it did then, so old runs replay unchanged.
-        """
-        policy = call.approval_policy
-        if not call.requires_approval or policy is None:
-            return None
-        self._run_state = "awaiting_approval"
-        step = self._state.step
-        self._events.publish("approval_requested", step, tool=call.name, text=activity_id)
-        rejection = await self._gate.wait_for_decision(
-            call, policy, activity_id, self._approval_context()
+        context = LoopContext(
+            task=request.task,
+            model=request.model,
+            user_id=request.user_id,
+            tenant_id=request.tenant_id,
         )
-        record = next(a for a in reversed(self._state.approvals) if a.approval_id == activity_id)
-        by = record.decided_by or ""
-        self._events.publish("approval_decided", step, tool=call.name, status=record.state, text=by)
-        if rejection is None:
-            return None
-        if rejection.end_run:
-            steps.record_tool(self._state, activity_id, call, "skipped", rejection.message)
-            raise RunEndError("rejected", f"{call.name} ({activity_id}) {rejection.message}")
-        return rejection.message
-
-    def _approval_context(self) -> ApprovalContext:
-        """What an approver sees: the task, the step, who asked, the model's last words."""
-        request = self._request
-        last_assistant = next(
-            (m.content for m in reversed(self._state.messages) if m.role == "assistant"), None
+        budget = Budget(
+            max_steps=request.max_steps,
+            tokens=request.token_budget,
+            cost_usd=request.cost_budget_usd,
         )
-        return ApprovalContext(
-            task=request.task if request else "",
-            step=self._state.step,
-            user_id=request.user_id if request else None,
-            tenant_id=request.tenant_id if request else None,
-            assistant_message=last_assistant,
+        return await self._agent.run(
+            context, budget, before_step=lambda: self._continue_as_new_if_due(request)
         )
-
-    def _tool_error(
-        self,
-        activity_id: str,
-        call: ToolCall,
-        message: str,
-        duration: float = 0.0,
-        outcome: str = "error",
-    ) -> str:
-        state = self._state
-        state.invalid_tool_calls += 1
-        steps.record_tool(self._state, activity_id, call, outcome, message, duration)
-        if state.invalid_tool_calls > policies.MAX_TOOL_ERRORS:
-            raise RunEndError(
-                "failed",
-                f"too many failed tool calls ({state.invalid_tool_calls}); last: {message}",
-            )
-        return f"error: {message}"
 
     async def _continue_as_new_if_due(self, request: AgentRequest) -> None:
         info = workflow.info()
@@ -287,7 +193,7 @@ class AgentWorkflow:
         self._events.release_followers()
 
     def _finish(self, status: ResultStatus, reason: str, answer: str | None) -> AgentResult:
-        self._run_state = status
+        self._agent.run_state = status
         totals = {"steps": self._state.step, "tokens": self._state.tokens}
         if reason:
             workflow.logger.warning("run ended: %s (%s)", status, reason, extra=totals)

@@ -8,6 +8,7 @@ timeouts and retries from ``agent/policies.py``, and each leaves a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -19,8 +20,8 @@ with workflow.unsafe.imports_passed_through():
         CALL_LLM,
         CALL_MCP_TOOL,
         RUN_TOOL,
-        AgentRequest,
         AgentState,
+        ChatMessage,
         LlmRequest,
         LlmResponse,
         McpCallRequest,
@@ -44,24 +45,53 @@ class RunEndError(Exception):
         self.answer = answer
 
 
-def check_budgets(state: AgentState, request: AgentRequest, answer: str | None = None) -> None:
+@dataclass(frozen=True)
+class Budget:
+    """The limits of one loop run, counted from where it started.
+
+    A run starts at zero; a conversation's turn starts where the previous turn
+    stopped, so its budget counts only what the turn itself spends.
+    """
+
+    max_steps: int
+    tokens: int
+    cost_usd: float
+    start_step: int = 0
+    start_tokens: int = 0
+    start_cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoopContext:
+    """Who the loop works for: passed to tools, shown to approvers."""
+
+    task: str
+    model: str | None = None
+    user_id: str | None = None
+    tenant_id: str | None = None
+
+
+def check_budgets(state: AgentState, budget: Budget, answer: str | None = None) -> None:
     """End the run (RunEndError) when a budget is spent; an answer ends it anyway."""
-    if state.tokens > request.token_budget:
-        budget = "tokens"
-        reason = f"token budget exceeded: {state.tokens} > {request.token_budget} tokens"
-    elif state.cost_usd > request.cost_budget_usd:
-        budget = "cost"
-        reason = f"cost budget exceeded: ${state.cost_usd:.6f} > ${request.cost_budget_usd:.6f}"
-    elif answer is None and state.step >= request.max_steps:
-        budget = "steps"
-        reason = f"step budget exceeded: {state.step} of {request.max_steps} steps used"
+    tokens = state.tokens - budget.start_tokens
+    cost = state.cost_usd - budget.start_cost_usd
+    steps = state.step - budget.start_step
+    if tokens > budget.tokens:
+        kind = "tokens"
+        reason = f"token budget exceeded: {tokens} > {budget.tokens} tokens"
+    elif cost > budget.cost_usd:
+        kind = "cost"
+        reason = f"cost budget exceeded: ${cost:.6f} > ${budget.cost_usd:.6f}"
+    elif answer is None and steps >= budget.max_steps:
+        kind = "steps"
+        reason = f"step budget exceeded: {steps} of {budget.max_steps} steps used"
     else:
         return
-    workflow_telemetry.budget_stop(budget)
+    workflow_telemetry.budget_stop(kind)
     raise RunEndError("budget_exceeded", reason, answer)
 
 
-async def call_llm(state: AgentState, request: AgentRequest) -> LlmResponse:
+async def call_llm(state: AgentState, model: str | None) -> LlmResponse:
     """One model call on the rate-limited LLM queue; a failure ends the run.
 
     (With no global LLM rate limit, the worker moves it to the run's own queue,
@@ -72,7 +102,7 @@ async def call_llm(state: AgentState, request: AgentRequest) -> LlmResponse:
     try:
         response: LlmResponse = await workflow.execute_activity(
             CALL_LLM,
-            LlmRequest(messages=state.messages, model=request.model, step=state.step),
+            LlmRequest(messages=state.messages, model=model, step=state.step),
             result_type=LlmResponse,
             activity_id=activity_id,
             task_queue=llm_task_queue(workflow.info().task_queue),
@@ -117,7 +147,7 @@ async def call_llm(state: AgentState, request: AgentRequest) -> LlmResponse:
 
 async def run_tool(
     state: AgentState,
-    request: AgentRequest,
+    context: LoopContext,
     call: ToolCall,
     activity_id: str,
     on_error: Callable[[str, ToolCall, str, float, str], str],
@@ -134,8 +164,8 @@ async def run_tool(
                     name=call.name,
                     arguments=call.arguments,
                     step=state.step,
-                    user_id=request.user_id,
-                    tenant_id=request.tenant_id,
+                    user_id=context.user_id,
+                    tenant_id=context.tenant_id,
                 ),
                 result_type=ToolResult,
                 activity_id=activity_id,
@@ -216,3 +246,46 @@ def _cause(error: ActivityError) -> str:
     if isinstance(cause, ApplicationError):
         return cause.message
     return str(cause or error)
+
+
+async def summarise(
+    state: AgentState, messages: list[ChatMessage], model: str | None, activity_id: str
+) -> str | None:
+    """Condense ``messages`` with one model call; None when the call failed.
+
+    Its tokens and cost count like any other call's; the step record shows it.
+    """
+    started = workflow.now()
+    try:
+        response: LlmResponse = await workflow.execute_activity(
+            CALL_LLM,
+            LlmRequest(messages=messages, model=model, step=state.step, purpose="summary"),
+            result_type=LlmResponse,
+            activity_id=activity_id,
+            task_queue=llm_task_queue(workflow.info().task_queue),
+            start_to_close_timeout=policies.LLM_START_TO_CLOSE,
+            schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
+            heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
+            retry_policy=policies.LLM_RETRY,
+        )
+    except ActivityError as error:
+        workflow.logger.warning("summary failed: %s", _cause(error))
+        return None
+    state.tokens += response.prompt_tokens + response.completion_tokens
+    state.cost_usd += response.cost_usd
+    state.steps.append(
+        StepRecord(
+            step=state.step,
+            kind="llm",
+            activity_id=activity_id,
+            model=response.model,
+            prompt_tokens=response.prompt_tokens,
+            completion_tokens=response.completion_tokens,
+            cost_usd=response.cost_usd,
+            outcome="answer",
+            detail="summary",
+            duration_seconds=_since(started),
+            attempt=response.attempt,
+        )
+    )
+    return response.content
