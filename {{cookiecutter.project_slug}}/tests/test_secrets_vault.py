@@ -24,7 +24,10 @@ from {{ cookiecutter.package_name }}.secrets import (
 from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
 from {{ cookiecutter.package_name }}.secrets.vault_admin import approle_credentials
 from {{ cookiecutter.package_name }}.secrets.vault_errors import VaultSealedError
-from {{ cookiecutter.package_name }}.secrets.vault_server import DEV_ROOT_TOKEN, configured_token
+from {{ cookiecutter.package_name }}.secrets.vault_server import (
+    DEV_ROOT_TOKEN,
+    configured_token,
+)
 
 from tests.support import BaoDevServer, free_port
 from tests.vault_support import (
