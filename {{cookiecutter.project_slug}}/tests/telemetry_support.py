@@ -18,7 +18,7 @@ from structlog.typing import Processor
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.observability.telemetry import configure_logging
+from {{ cookiecutter.package_name }}.observability.logs import configure_logging
 from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 
 

@@ -18,7 +18,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
-from {{ cookiecutter.package_name }}.observability.telemetry import CORE_LOGGER
+from {{ cookiecutter.package_name }}.observability.logs import CORE_LOGGER
 from {{ cookiecutter.package_name }}.runtime import approvals, conversations
 
 from tests.agent_support import unique_queue

@@ -131,7 +131,7 @@ def test_a_secret_containing_another_is_removed_whole() -> None:
 
 
 def test_the_service_log_pipeline_redacts_secrets() -> None:
-    """The service's own logging set-up (telemetry.configure_logging) runs the redactor."""
+    """The service's own logging set-up (logs.configure_logging) runs the redactor."""
     SECRET_VALUES.add("sk-pipeline-7a6b5c4d")
     settings = Settings.model_validate({"log_format": "json"})
     with captured_logs(settings) as stream:

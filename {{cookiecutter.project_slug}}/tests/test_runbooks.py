@@ -12,7 +12,7 @@ import typer
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.cli.app import app
 from {{ cookiecutter.package_name }}.observability import metrics
-from {{ cookiecutter.package_name }}.observability.telemetry import CORRELATION_FIELDS
+from {{ cookiecutter.package_name }}.observability.logs import CORRELATION_FIELDS
 
 from tests.support import assert_binary_accepts
 

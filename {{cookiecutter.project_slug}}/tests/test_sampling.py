@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from {{ cookiecutter.package_name }}.config import ConfigError, Settings, load_settings
-from {{ cookiecutter.package_name }}.observability.telemetry import configure_tracing
+from {{ cookiecutter.package_name }}.observability.tracing import configure_tracing
 
 
 @pytest.fixture

@@ -21,13 +21,13 @@ from {{ cookiecutter.package_name }}.secrets import (
     SecretUnavailableError,
     create_provider,
 )
-from {{ cookiecutter.package_name }}.secrets.vault import (
+from {{ cookiecutter.package_name }}.secrets.vault import VaultSecretProvider
+from {{ cookiecutter.package_name }}.secrets.vault_admin import approle_credentials
+from {{ cookiecutter.package_name }}.secrets.vault_errors import VaultSealedError
+from {{ cookiecutter.package_name }}.secrets.vault_server import (
     DEV_ROOT_TOKEN,
-    VaultSealedError,
-    VaultSecretProvider,
     configured_token,
 )
-from {{ cookiecutter.package_name }}.secrets.vault_admin import approle_credentials
 
 from tests.support import BaoDevServer, free_port
 from tests.vault_support import (

@@ -26,15 +26,12 @@ from temporalio.worker import Replayer, Worker
 
 from {{ cookiecutter.package_name }} import SERVICE_NAME
 from {{ cookiecutter.package_name }}.config import Environment, Settings
+from {{ cookiecutter.package_name }}.observability.core_runtime import metrics_runtime
 from {{ cookiecutter.package_name }}.observability.health import ActivityTracker
+from {{ cookiecutter.package_name }}.observability.logs import CORRELATION_FIELDS, use_json
 from {{ cookiecutter.package_name }}.observability.metrics import LLM_COST_BUCKETS_USD
 from {{ cookiecutter.package_name }}.observability.step_telemetry import StepTelemetry
-from {{ cookiecutter.package_name }}.observability.telemetry import (
-    CORRELATION_FIELDS,
-    configure_tracing,
-    metrics_runtime,
-    use_json,
-)
+from {{ cookiecutter.package_name }}.observability.tracing import configure_tracing
 from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 
 from tests.sample_workflows import BrokenWorkflow, ShoutWorkflow, broken_tool, shout
@@ -135,7 +132,7 @@ async def test_workflow_and_activity_lines_carry_correlation_fields(
 SPAN_SCRIPT = """
 from opentelemetry import trace
 from {package}.config import load_settings
-from {package}.observability.telemetry import configure_tracing
+from {package}.observability.tracing import configure_tracing
 
 provider = configure_tracing(load_settings())
 with trace.get_tracer("check").start_as_current_span("probe-span") as span:

@@ -22,11 +22,9 @@ from {{ cookiecutter.package_name }}.observability import (
     step_telemetry,
     workflow_telemetry,
 )
-from {{ cookiecutter.package_name }}.observability.telemetry import (
-    CORRELATION_FIELDS,
-    configure_tracing,
-    metrics_runtime,
-)
+from {{ cookiecutter.package_name }}.observability.core_runtime import metrics_runtime
+from {{ cookiecutter.package_name }}.observability.logs import CORRELATION_FIELDS
+from {{ cookiecutter.package_name }}.observability.tracing import configure_tracing
 from {{ cookiecutter.package_name }}.runtime.plugin import service_plugin
 from {{ cookiecutter.package_name }}.runtime.runs import run_status, start_run
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow

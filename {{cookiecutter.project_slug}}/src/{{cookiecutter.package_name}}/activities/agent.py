@@ -7,7 +7,6 @@ that deduplicates on it performs each effect once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -20,12 +19,11 @@ from temporalio.exceptions import ApplicationError
 from ..agent.prompts import SUMMARY_PROMPT, SYSTEM_PROMPT
 from ..agent.tooling import Tool, ToolContext, describe_validation_error, heartbeating
 from ..agent.tools import TOOLS
-from ..config import ConfigError, Environment, Settings
+from ..config import ConfigError, Settings
 from ..models import (
     CALL_LLM,
     RUN_TOOL,
     WORKFLOW_TYPE,
-    ApprovalPolicy,
     ChatMessage,
     LlmRequest,
     LlmResponse,
@@ -33,7 +31,6 @@ from ..models import (
     ToolRequest,
     ToolResult,
 )
-from ..observability.redaction import SECRET_VALUES
 from ..secrets import (
     LLM_SCOPE,
     ScopedSecrets,
@@ -42,11 +39,13 @@ from ..secrets import (
     create_provider,
     tool_scope,
 )
+from .activity_errors import scrubbed, secret_application_error
 from .events import TextPublisher
 from .llm_breaker import CircuitBreaker
 from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
 from .llm_stream import STREAM_INTERRUPTED, streamed_completion
 from .mcp import McpServers, McpTool
+from .tool_calls import check_call
 
 T = TypeVar("T")
 
@@ -236,66 +235,7 @@ class AgentActivities:
 
     def _check_call(self, call: Any, mcp_tools: dict[str, McpTool] | None = None) -> ToolCall:
         """Parse and validate one tool call; problems become ``error`` for the model to fix."""
-        name = str(getattr(getattr(call, "function", None), "name", "") or "")
-        raw = str(getattr(getattr(call, "function", None), "arguments", "") or "")
-        checked = ToolCall(id=str(call.id), name=name, raw_arguments=raw)
-        tool = self.tools.get(name)
-        mcp_tool = (mcp_tools or {}).get(name)
-        if tool is None and mcp_tool is not None:
-            return self._check_mcp_call(checked, mcp_tool)
-        if tool is None:
-            known = ", ".join(sorted([*self.tools, *(mcp_tools or {})])) or "none"
-            return checked.model_copy(
-                update={"error": f"unknown tool {name!r}; available tools: {known}"}
-            )
-        try:
-            arguments = json.loads(raw or "{}")
-        except json.JSONDecodeError as error:
-            return checked.model_copy(
-                update={"error": f"arguments for {name} are not valid JSON ({error.msg})"}
-            )
-        if not isinstance(arguments, dict):
-            return checked.model_copy(update={"error": f"arguments for {name} must be an object"})
-        try:
-            tool.parse(arguments)
-        except ValidationError as error:
-            return checked.model_copy(
-                update={
-                    "arguments": arguments,
-                    "error": f"invalid arguments for {name}: {describe_validation_error(error)}",
-                }
-            )
-        needs_approval = self.settings.approval_tools.get(name, tool.requires_approval)
-        return checked.model_copy(
-            update={
-                "arguments": arguments,
-                "requires_approval": needs_approval,
-                "approval_policy": approval_policy(self.settings) if needs_approval else None,
-            }
-        )
-
-    def _check_mcp_call(self, checked: ToolCall, tool: McpTool) -> ToolCall:
-        """An MCP tool call: arguments must be a JSON object (the server checks the rest)."""
-        try:
-            arguments = json.loads(checked.raw_arguments or "{}")
-        except json.JSONDecodeError as error:
-            arguments = None
-            problem = f"arguments for {checked.name} are not valid JSON ({error.msg})"
-        else:
-            problem = f"arguments for {checked.name} must be an object"
-        if not isinstance(arguments, dict):
-            return checked.model_copy(update={"error": problem})
-        needs_approval = self.settings.approval_tools.get(checked.name, tool.requires_approval)
-        return checked.model_copy(
-            update={
-                "arguments": arguments,
-                "requires_approval": needs_approval,
-                "approval_policy": approval_policy(self.settings) if needs_approval else None,
-                "mcp_server": tool.server,
-                "mcp_tool": tool.tool,
-                "mcp_timeout_seconds": tool.timeout_seconds,
-            }
-        )
+        return check_call(call, self.tools, self.settings, mcp_tools)
 
     @activity.defn(name=RUN_TOOL)
     async def run_tool(self, request: ToolRequest) -> ToolResult:
@@ -335,44 +275,6 @@ class AgentActivities:
         return ToolResult(
             output=output, idempotency_key=context.idempotency_key, attempt=info.attempt
         )
-
-
-def approval_policy(settings: Settings) -> ApprovalPolicy:
-    """The approval settings in force for a call; recorded with it, so replay sees the same."""
-    return ApprovalPolicy(
-        approvers=settings.approvers,
-        anyone=not settings.approvers and settings.env is Environment.DEVELOPMENT,
-        timeout_seconds=settings.approval_timeout_seconds,
-        on_timeout=settings.approval_on_timeout,
-        on_reject=settings.approval_on_reject,
-    )
-
-
-def scrubbed(error: ApplicationError) -> ApplicationError:
-    """The same error with any secret value handed out to this worker blanked.
-
-    Error messages go into the workflow history; a service that echoes the key
-    it was sent (in a 4xx body, say) must not put it there.
-    """
-    message = SECRET_VALUES.scrub(error.message)
-    if message == error.message:
-        return error
-    return ApplicationError(
-        message,
-        type=error.type,
-        non_retryable=error.non_retryable,
-        next_retry_delay=error.next_retry_delay,
-    )
-
-
-def secret_application_error(error: SecretError) -> ApplicationError:
-    """Outages retry (bounded by the step's policy); denials and missing secrets fail at once.
-
-    The message names the store, path and policy, never a value.
-    """
-    return ApplicationError(
-        str(error), type=type(error).__name__, non_retryable=not error.retryable
-    )
 
 
 def _to_openai(message: ChatMessage) -> dict[str, Any]:

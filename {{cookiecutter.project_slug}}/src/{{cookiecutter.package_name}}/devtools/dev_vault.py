@@ -31,8 +31,8 @@ from pydantic import SecretStr
 from ..config import Environment, Settings
 from ..secrets.base import SecretScope
 from ..secrets.scopes import CODEC_SCOPE
-from ..secrets.vault import DEV_ROOT_TOKEN, server_health, vault_address
 from ..secrets.vault_admin import admin_client, bootstrap, default_demo_secrets
+from ..secrets.vault_server import DEV_ROOT_TOKEN, server_health, vault_address
 from .processes import stop_process
 
 READY_TIMEOUT_SECONDS = 30.0

@@ -31,9 +31,9 @@ from ..models import (
     CONVERSATION_OPEN_ATTRIBUTE,
     CONVERSATION_USER_ATTRIBUTE,
 )
+from ..observability.core_runtime import metrics_runtime
 from ..observability.health import ActivityTracker, HealthMonitor
 from ..observability.health_server import serve_health
-from ..observability.telemetry import metrics_runtime
 from ..runtime.health_checks import worker_checks
 from ..runtime.plugin import payload_codec, service_plugin
 from ..runtime.scopes import known_scopes

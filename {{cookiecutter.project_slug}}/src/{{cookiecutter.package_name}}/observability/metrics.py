@@ -32,7 +32,7 @@ APPROVAL_WAIT = "agent_approval_wait"
 BUDGET_STOPS = "agent_budget_stops"
 
 # Bucket boundaries of the service's histograms, for the Prometheus exporter
-# (telemetry.metrics_runtime). One LLM call costs fractions of a cent to about a
+# (core_runtime.metrics_runtime). One LLM call costs fractions of a cent to about a
 # dollar: the SDK's default buckets (0.05 .. 10) would put every call in the first.
 LLM_COST_BUCKETS_USD = (
     0.0001,

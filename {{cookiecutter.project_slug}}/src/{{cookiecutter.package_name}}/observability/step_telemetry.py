@@ -17,8 +17,8 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from ..mcp_config import namespaced
 from ..models import CALL_LLM, CALL_MCP_TOOL, RUN_TOOL, LlmResponse, McpCallRequest, ToolRequest
+from .logs import remember_failed_span
 from .metrics import ServiceMetrics
-from .telemetry import remember_failed_span
 
 # Attribute names: OpenTelemetry's GenAI conventions where they exist.
 MODEL = "gen_ai.response.model"

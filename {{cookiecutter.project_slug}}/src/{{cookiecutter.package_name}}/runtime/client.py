@@ -17,7 +17,7 @@ from temporalio.runtime import Runtime
 
 from ..config import Environment, Settings
 from ..environment import merged_environment
-from ..observability.telemetry import install_default_runtime
+from ..observability.core_runtime import install_default_runtime
 from ..secrets import SecretProvider
 from .plugin import payload_codec, service_plugin
 

@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from .. import SERVICE_NAME
 from ..config import ConfigError, Settings
-from ..observability.telemetry import install_tracer_provider
+from ..observability.tracing import install_tracer_provider
 from ..secrets import SecretProvider
 from .failures import EncodedFailureConverter, ServiceFailureConverter
 
@@ -41,7 +41,7 @@ def _workflow_runner(runner: WorkflowRunner | None) -> WorkflowRunner:
 def service_plugin(codec: PayloadCodec | None = None) -> SimplePlugin:
     """Pass ``codec`` (see ``payload_codec``) to encrypt every payload that leaves the process."""
     # Temporal's tracing needs a replay-safe global tracer provider before any
-    # worker exists; exporters are added to it later by telemetry.configure_tracing.
+    # worker exists; exporters are added to it later by tracing.configure_tracing.
     install_tracer_provider()
     converter = dataclasses.replace(
         pydantic_data_converter, failure_converter_class=ServiceFailureConverter

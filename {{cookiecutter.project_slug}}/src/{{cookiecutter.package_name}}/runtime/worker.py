@@ -21,10 +21,10 @@ from temporalio.worker import Interceptor, Worker
 from ..activities.agent import AgentActivities
 from ..config import Settings
 from ..models import AWAITING_APPROVAL_ATTRIBUTE, llm_task_queue
+from ..observability.core_runtime import metrics_runtime
 from ..observability.health import ActivityTracker, HealthMonitor
 from ..observability.health_server import serve_health
 from ..observability.step_telemetry import StepTelemetry
-from ..observability.telemetry import metrics_runtime
 from ..secrets import create_provider
 from ..workflows.agent import AgentWorkflow
 from ..workflows.conversation import ConversationWorkflow

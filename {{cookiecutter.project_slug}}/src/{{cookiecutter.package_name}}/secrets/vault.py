@@ -28,21 +28,18 @@ import hvac
 import requests
 from hvac import exceptions as vault_errors
 
-from .. import SERVICE_NAME
 from ..config import Settings
 from ..observability.redaction import SECRET_VALUES, SecretRegistry
 from . import base  # the error classes, as base.SecretConfigError...
 from .base import SecretProvider, SecretScope, SecretsHealth
-from .vault_errors import LoginFailedError, VaultSealedError, login_error, translate
+from .vault_errors import checked
 from .vault_server import (
-    DEV_ROOT_TOKEN,
-    DEV_VAULT_ADDR,
     configured_token,
     kv_api_path,
     server_health,
-    token_role_name,
     vault_address,
 )
+from .vault_tokens import create_child, log_in, warn_capped_ttl
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -178,59 +175,15 @@ class VaultSecretProvider(SecretProvider):
         return granted > self._ttl * RENEW_AT_FRACTION
 
     def _login(self) -> None:
-        try:
-            if self._settings.vault_auth == "token":
-                token = configured_token(self._settings)
-                self._client.token = token
-                data = self._client.auth.token.lookup_self()["data"]
-                lease, renewable, policies = data["ttl"], data["renewable"], data["policies"]
-                accessor = data["accessor"]
-            else:
-                auth = self._login_request()
-                token = auth["client_token"]
-                self._client.token = token
-                lease, renewable = auth["lease_duration"], auth["renewable"]
-                policies = auth["token_policies"]
-                accessor = auth["accessor"]
-        except (vault_errors.VaultError, requests.RequestException) as error:
-            raise LoginFailedError(error) from error
-        self._registry.add(token)
-        self._policies = list(policies or [])
-        self._accessor = accessor
-        self._ttl = float(lease or 0)
+        grant = log_in(self._client, self._settings)
+        self._registry.add(grant.token)
+        self._policies = grant.policies
+        self._accessor = grant.accessor
+        self._ttl = grant.lease_seconds
         self._expires_at = self._clock() + self._ttl if self._ttl else None
-        self._renewable = bool(renewable)
+        self._renewable = grant.renewable
         self._children.clear()  # children of a previous login die with it
         self._logged_in = True
-
-    def _login_request(self) -> dict[str, Any]:
-        settings = self._settings
-        if settings.vault_auth == "approle":
-            secret_id = (
-                settings.vault_secret_id.get_secret_value() if settings.vault_secret_id else ""
-            )
-            response = self._client.auth.approle.login(
-                role_id=settings.vault_role_id,
-                secret_id=secret_id,
-                use_token=False,
-                mount_point=settings.vault_approle_mount,
-            )
-        else:
-            try:
-                jwt = settings.vault_k8s_jwt_path.read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise base.SecretConfigError(
-                    f"cannot read the Kubernetes service-account token at "
-                    f"{settings.vault_k8s_jwt_path} (AGENT_VAULT_K8S_JWT_PATH): {error.strerror}"
-                ) from None
-            response = self._client.auth.kubernetes.login(
-                role=settings.vault_k8s_role,
-                jwt=jwt,
-                use_token=False,
-                mount_point=settings.vault_k8s_mount,
-            )
-        auth: dict[str, Any] = response["auth"]
-        return auth
 
     def _login_token_alive(self) -> bool:
         try:
@@ -271,12 +224,12 @@ class VaultSecretProvider(SecretProvider):
             if cached is not None and cached[1] - self._clock() > cached[2] / 2:
                 return cached[0], False
             try:
-                auth = self._create_child(scope, ttl)
+                auth = create_child(self._client, self._settings, scope, ttl)
             except vault_errors.Forbidden:
                 if self._settings.vault_auth == "token":
                     raise
                 self._login()  # the login token was revoked or expired: once more, fresh
-                auth = self._create_child(scope, ttl)
+                auth = create_child(self._client, self._settings, scope, ttl)
             token: str = auth["client_token"]
             granted = float(auth["lease_duration"])
             self._registry.add(token)
@@ -288,31 +241,11 @@ class VaultSecretProvider(SecretProvider):
         if granted >= requested or self._warned_capped_ttl:
             return
         self._warned_capped_ttl = True
-        logger.warning(
-            "Vault granted child tokens for %.0f s, not the %d s of "
-            "AGENT_VAULT_CHILD_TOKEN_TTL_SECONDS: the token role %s caps them; tokens are "
-            "reused for half of the granted TTL. Align the setting with the role "
-            "(development: re-run `%s secrets bootstrap` with this setting)",
-            granted,
-            requested,
-            token_role_name(self._settings.vault_prefix),
-            SERVICE_NAME,
-        )
+        warn_capped_ttl(granted, requested, self._settings)
 
     def _drop_child(self, scope: SecretScope) -> None:
         with self._lock:
             self._children.pop(scope.name, None)
-
-    def _create_child(self, scope: SecretScope, ttl: int) -> dict[str, Any]:
-        auth: dict[str, Any] = self._client.auth.token.create(
-            role_name=token_role_name(self._settings.vault_prefix),
-            policies=[scope.policy_name(self._settings.vault_prefix)],
-            ttl=f"{ttl}s",
-            renewable=False,
-            display_name=f"{SERVICE_NAME}-{scope.name}",
-            meta={"scope": scope.name},
-        )["auth"]
-        return auth
 
     def _read_blocking(self, scope: SecretScope, path: str) -> dict[str, str]:
         policy = scope.policy_name(self._settings.vault_prefix)
@@ -369,34 +302,8 @@ class VaultSecretProvider(SecretProvider):
         self, call: Callable[[], _T], action: str, policy: str | None, path: str | None = None
     ) -> _T:
         """Run a blocking Vault call; turn every failure into a precise ``base.SecretError``."""
-        target = path or f"auth/token/create/{token_role_name(self._settings.vault_prefix)}"
-        try:
-            return call()
-        except base.SecretError:
-            raise
-        except LoginFailedError as failed:
-            raise login_error(
-                failed.cause, self._settings, address=self.address, needed_for=target
-            ) from None
-        except (vault_errors.VaultError, requests.RequestException) as error:
-            raise translate(
-                error,
-                self._settings,
-                address=self.address,
-                action=action,
-                path=target,
-                policy=policy,
-            ) from None
+        return checked(call, self._settings, self.address, action, policy, path)
 
 
-__all__ = [
-    "DEV_ROOT_TOKEN",
-    "DEV_VAULT_ADDR",
-    "VaultSealedError",
-    "VaultSecretProvider",
-    "configured_token",
-    "kv_api_path",
-    "server_health",
-    "token_role_name",
-    "vault_address",
-]
+# cli/secrets.py imports these two from here.
+__all__ = ["VaultSecretProvider", "configured_token", "vault_address"]

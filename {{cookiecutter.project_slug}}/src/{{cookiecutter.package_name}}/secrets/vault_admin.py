@@ -28,7 +28,7 @@ from .scopes import (
     CODEC_SCOPE,
     LLM_SCOPE,
 )
-from .vault import kv_api_path, token_role_name
+from .vault_server import kv_api_path, token_role_name
 
 
 def worker_policy_name(prefix: str) -> str:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import requests
 from hvac import exceptions as vault_errors
 
 from .. import SERVICE_NAME
 from ..config import Settings
 from . import base
+from .vault_server import token_role_name
+
+_T = TypeVar("_T")
 
 
 class VaultSealedError(base.SecretUnavailableError):
@@ -95,6 +101,28 @@ def translate(
             f"Vault at {address} failed while {where}: {first_line(error)}"
         )
     return base.SecretError(f"Vault at {address}: {where} failed: {type(error).__name__}")
+
+
+def checked(
+    call: Callable[[], _T],
+    settings: Settings,
+    address: str,
+    action: str,
+    policy: str | None,
+    path: str | None = None,
+) -> _T:
+    """Run a blocking Vault call; turn every failure into a precise ``base.SecretError``."""
+    target = path or f"auth/token/create/{token_role_name(settings.vault_prefix)}"
+    try:
+        return call()
+    except base.SecretError:
+        raise
+    except LoginFailedError as failed:
+        raise login_error(failed.cause, settings, address=address, needed_for=target) from None
+    except (vault_errors.VaultError, requests.RequestException) as error:
+        raise translate(
+            error, settings, address=address, action=action, path=target, policy=policy
+        ) from None
 
 
 def first_line(error: Exception) -> str:
