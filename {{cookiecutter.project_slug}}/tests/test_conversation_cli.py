@@ -93,6 +93,35 @@ async def test_say_conversations_transcript_close(
     assert (empty.returncode, empty.stderr.strip()) == (1, "error: the message is empty")
 
 
+async def test_a_caller_that_stops_waiting_is_told_how_to_follow_and_the_turn_still_lands(
+    dev_client: Client, temporal_address: str, fake_llm: FakeLlmServer
+) -> None:
+    # The model takes 4 s; the caller waits 1 s, then gives up (the turn goes on).
+    fake_llm.script = script({"content": "Slow answer to: $task", "delay_seconds": 4})
+    async with running_workers(dev_client, settings_for(fake_llm)) as queue:
+        env = {
+            **cli_env(temporal_address, queue),
+            "AGENT_CONVERSATION_REPLY_WAIT_SECONDS": "1",
+        }
+        cid = f"slow-{uuid.uuid4().hex[:8]}"
+        gave_up = await cli("say", cid, "take your time", env=env)
+        deadline = time.monotonic() + 60
+        while True:
+            read = await cli("transcript", cid, env=env)
+            if "[1] agent:" in read.stdout or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)  # polling a durable result, not covering a race
+    assert gave_up.returncode == 1
+    assert gave_up.stderr.strip() == (
+        f"error: the turn is still running after 1 s; follow it with: "
+        f"transcript {cid} (or status conversation-{cid})"
+    )
+    assert read.stdout.splitlines() == [
+        "[1] you: take your time",
+        "[1] agent: Slow answer to: take your time",
+    ]
+
+
 class Terminal:
     """A child process on a real pseudo-terminal: type into it, read what it shows."""
 

@@ -25,6 +25,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributeKey,
@@ -189,7 +190,11 @@ async def send_message(
             with contextlib.suppress(WorkflowAlreadyStartedError):
                 await start.workflow_handle()
             raise await _closed(client, conversation_id, sender) from None
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # Giving up cancels the call; its start operation keeps a copy of that
+            # cancellation, read here so asyncio does not report it at exit.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, RPCError):
+                await asyncio.wait_for(start.workflow_handle(), timeout=1)
             raise ConversationError(
                 "still_running",
                 f"the turn is still running after {wait.total_seconds():g} s; follow it with: "
