@@ -8,6 +8,7 @@ import time
 import uuid
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import ConversationLimits, RunEvent
@@ -23,6 +24,19 @@ ANSWER = " ".join(f"word{n}" for n in range(40))
 
 def closed(event: RunEvent) -> bool:
     return event.kind == "conversation_closed"
+
+
+async def started(client: Client, conversation_id: str, seconds: float = 20) -> None:
+    """Until the conversation's workflow exists (its first message starts it)."""
+    handle = client.get_workflow_handle(conversations.workflow_id(conversation_id))
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            await handle.describe()
+            return
+        except RPCError:
+            assert time.monotonic() < deadline, f"{conversation_id} never started"
+            await asyncio.sleep(0.05)
 
 
 async def collect(
@@ -49,6 +63,7 @@ async def test_a_turn_streams_its_text_before_the_reply_returns(
         send = asyncio.create_task(
             conversations.send_message(dev_client, cid, "refunds?", task_queue=queue, limits=limits)
         )
+        await started(dev_client, cid)
         following = asyncio.create_task(collect(dev_client, cid))
         outcome = await send
         replied_at = time.monotonic()
