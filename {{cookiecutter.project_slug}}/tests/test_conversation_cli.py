@@ -28,6 +28,7 @@ from tests.support import CONFIG_PREFIXES, free_port, required_binary
 pytestmark = pytest.mark.integration
 
 ECHO = script({"content": "You said: $task"})
+SLOW_REPLY = " ".join(f"word{n}" for n in range(40))
 
 
 def cli_env(address: str, queue: str) -> dict[str, str]:
@@ -180,6 +181,14 @@ async def test_chat_in_a_terminal_shows_replies_approvals_and_leaves_on_ctrl_c(
             await asyncio.to_thread(term.expect, "you> ")
             term.type("hello\n")
             await asyncio.to_thread(term.expect, "agent> You said: hello")
+            # A slow reply streams: its first words are on the screen before the last is written.
+            fake_llm.script = script({"content": SLOW_REPLY, "token_delay_seconds": 0.05})
+            term.type("tell me more\n")
+            screen = await asyncio.to_thread(term.expect, "agent> word0 word1")
+            assert "word39" not in screen
+            screen = await asyncio.to_thread(term.expect, "word39")
+            await asyncio.to_thread(term.expect, "you> ")
+            assert term.screen.count("word39") == 1  # printed as it came, not again at the end
             fake_llm.script = EMAIL_SCRIPT
             term.type("email ops\n")
             await asyncio.to_thread(term.expect, "[approval needed] send_email")
@@ -207,6 +216,7 @@ async def test_chat_in_a_terminal_shows_replies_approvals_and_leaves_on_ctrl_c(
     turns = json.loads(read.stdout)
     assert [(t["message"], t["status"]) for t in turns] == [
         ("hello", "replied"),
+        ("tell me more", "replied"),
         ("email ops", "replied"),
     ]
     assert len(fake_llm.emails) == 1

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from {{ cookiecutter.package_name }}.api.app import create_app
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import AgentRequest, RunEvent
+from {{ cookiecutter.package_name }}.runtime import conversations
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
 from tests.agent_support import running_workers, script, settings_for
@@ -148,11 +149,15 @@ async def test_the_live_page_shows_text_before_the_run_ends_and_the_approval_app
     assert len(fake.emails) == 1
 
 
+def curl_lines(readme: str) -> list[str]:
+    return [line for line in readme.splitlines() if line.startswith("curl -N ")]
+
+
 async def test_the_readme_curl_example_streams_a_finished_run(
     dev_client: Client, temporal_address: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     readme = README.read_text(encoding="utf-8")
-    [command] = [line for line in readme.splitlines() if line.startswith("curl -N ")]
+    [command] = [line for line in curl_lines(readme) if "/runs/" in line]
     curl = shutil.which("curl")
     assert curl is not None, "curl is needed to check the README's curl -N example"
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
@@ -172,4 +177,68 @@ async def test_the_readme_curl_example_streams_a_finished_run(
     assert process.returncode == 0
     assert text.startswith("id: 0\nevent: step_started\n")
     assert "event: run_finished" in text
+    assert text.rstrip().endswith("event: end\ndata: {}")
+
+
+async def test_a_conversations_events_stream_to_its_caller_only(
+    dev_client: Client, temporal_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = README.read_text(encoding="utf-8")
+    [command] = [line for line in curl_lines(readme) if "/conversations/" in line]
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    bob = {"Authorization": "Bearer tok-bob-456"}
+    with FakeLlmServer(script({"content": ANSWER, "token_delay_seconds": 0.04})) as fake:
+        tokens = {"alice": SecretStr(TOKEN), "bob": SecretStr("tok-bob-456")}
+        settings = settings_for(fake, api_tokens=tokens)
+        async with running_workers(dev_client, settings) as queue:
+            app = create_app(settings.model_copy(update={"task_queue": queue}))
+            with serving(app) as url:
+                async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                    sent = await http.post(
+                        "/conversations/c-sse/messages", json={"text": "hi"}, headers=AUTH
+                    )
+                    path = "/conversations/c-sse/events"
+                    # The second turn streams while it is followed; the first is replayed.
+                    second = asyncio.create_task(
+                        http.post(
+                            "/conversations/c-sse/messages", json={"text": "more"}, headers=AUTH
+                        )
+                    )
+                    head = await read_sse(http, path, stop=2)
+                    followed = asyncio.create_task(
+                        read_sse(http, path, headers={"Last-Event-ID": head[-1][0]})
+                    )
+                    replied = await second
+                    replied_at = time.monotonic()
+                    await conversations.close(dev_client, "c-sse", "done")
+                    rest = await asyncio.wait_for(followed, 30)
+                    others = await http.get(path, headers=bob)
+                    missing = await http.get("/conversations/nobody/events", headers=AUTH)
+                    unauthorized = await http.get(path)
+                    line = command.replace("http://localhost:8000", url)
+                    env = {**os.environ, "TOKEN": TOKEN, "CONVERSATION_ID": "c-sse"}
+                    process = await asyncio.create_subprocess_shell(
+                        line, env=env, stdout=asyncio.subprocess.PIPE
+                    )
+                    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert sent.status_code == 200, sent.text
+    assert replied.status_code == 200, replied.text
+    live = head + rest
+    assert [e[0] for e in live[:-1]] == [str(n) for n in range(len(live) - 1)]
+    assert [e[1] for e in live[-3:]] == ["turn_finished", "conversation_closed", "end"]
+    finished = [e[2]["turn"] for e in live if e[1] == "turn_finished"]
+    assert finished == [1, 2]
+    texts = [e for e in live if e[1] == "text"]
+    assert "".join(e[2]["text"] for e in texts) == ANSWER * 2
+    # Turn 2's first words came before its message's answer.
+    step = next(e[2]["step"] for e in live if e[1] == "step_started" and e[2]["turn"] == 2)
+    second_turn = [e for e in texts if e[2]["step"] == step]
+    assert second_turn
+    assert second_turn[0][3] < replied_at - 0.3
+    assert others.status_code == 404
+    assert missing.status_code == 404
+    assert unauthorized.status_code == 401
+    text = out.decode()
+    assert process.returncode == 0
+    assert text.startswith("id: 0\nevent: step_started\n")
     assert text.rstrip().endswith("event: end\ndata: {}")

@@ -395,6 +395,9 @@ class ConversationRequest(_Model):
     resume: ConversationState | None = Field(
         default=None, description="set by continue-as-new; leave empty when starting"
     )
+    stream: WorkflowStreamState | None = Field(
+        default=None, description="set by continue-as-new: the recent live events"
+    )
 
 
 class UserMessage(_Model):
@@ -477,6 +480,9 @@ EventKind = Literal[
     "approval_decided",
     "budget_exceeded",
     "run_finished",
+    # A conversation's: a turn ended (its status and reason), the conversation closed.
+    "turn_finished",
+    "conversation_closed",
 ]
 
 
@@ -495,3 +501,5 @@ class RunEvent(_Model):
     text: str = ""
     tool: str | None = None
     status: str | None = None
+    # A conversation's turn (workflow events; text events carry the step, unique per conversation).
+    turn: int | None = None

@@ -22,6 +22,7 @@ from ..agent.tools import TOOLS
 from ..config import ConfigError, Settings
 from ..models import (
     CALL_LLM,
+    CONVERSATION_WORKFLOW_TYPE,
     RUN_TOOL,
     WORKFLOW_TYPE,
     ChatMessage,
@@ -132,8 +133,11 @@ class AgentActivities:
         mcp_tools = {tool.name: tool for tool in await self.mcp.tools()}
         schemas = self._tool_schemas + [tool.openai_schema() for tool in mcp_tools.values()]
         publisher = TextPublisher(
-            # Only a one-task run has the event stream (conversations do not stream yet).
-            enabled=settings.streaming and activity.info().workflow_type == WORKFLOW_TYPE,
+            # Runs and conversations host the event stream; a conversation's summary
+            # of its old turns is not a reply, so it is not shown.
+            enabled=settings.streaming
+            and not summary
+            and activity.info().workflow_type in (WORKFLOW_TYPE, CONVERSATION_WORKFLOW_TYPE),
             batch_seconds=settings.stream_batch_seconds,
             step=request.step,
         )

@@ -1,4 +1,4 @@
-"""HTTP API for conversations: send a message, read one, list yours.
+"""HTTP API for conversations: send a message, read one, follow its live events, list yours.
 
 Every route needs the bearer token; a caller sees and writes only its own
 conversations (the conversation records who started it): another caller's is a
@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
@@ -20,6 +21,7 @@ from ..models import ConversationStatus, TurnOutcome, TurnRecord
 from ..runtime import conversations
 from ..runtime.conversations import ConversationError, ErrorKind
 from .auth import Caller
+from .events import events_response
 
 STATUS_OF: dict[ErrorKind, int] = {
     "invalid": 422,
@@ -82,6 +84,19 @@ def conversation_routes(settings: Settings, client: Callable[[], Awaitable[Clien
         except ConversationError as error:
             raise _http(error) from None
         return ConversationView(status=current, transcript=transcript)
+
+    @router.get("/{conversation_id}/events")
+    async def events(conversation_id: str, request: Request, user: Caller) -> StreamingResponse:
+        """The turns' live events as Server-Sent Events (``Last-Event-ID`` resumes).
+
+        Ends after the conversation closes; an open one streams its next turns.
+        """
+        temporal = await client()
+        try:
+            await conversations.status(temporal, conversation_id, user=user)  # the caller's?
+        except ConversationError as error:
+            raise _http(error) from None
+        return await events_response(temporal, conversations.workflow_id(conversation_id), request)
 
     @router.get("")
     async def mine(user: Caller) -> list[ConversationListItem]:

@@ -1,9 +1,11 @@
-"""A run's live events as Server-Sent Events: ``GET /runs/{id}/events`` and the page's copy.
+"""Live events as Server-Sent Events: ``GET /runs/{id}/events``, the page's copy and
+``GET /conversations/{id}/events`` (``api/conversations.py``).
 
 Each event goes out as ``id: <offset>``, ``event: <kind>``, ``data: <RunEvent JSON>``;
 a client that reconnects with ``Last-Event-ID`` (browsers do it by themselves)
-resumes after that offset. After the run's ``run_finished`` event an ``end`` event
-closes the stream; a finished run replays its retained events, then ``end``.
+resumes after that offset. After the run's ``run_finished`` event (a conversation's
+``conversation_closed``) an ``end`` event closes the stream; a finished run replays
+its retained events, then ``end``.
 """
 
 from __future__ import annotations

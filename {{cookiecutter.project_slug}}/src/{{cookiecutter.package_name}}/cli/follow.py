@@ -50,6 +50,9 @@ def describe(event: RunEvent) -> str | None:
         "budget_exceeded": f"-- budget exceeded: {event.text}",
         "run_finished": f"-- run finished: {event.status}"
         + (f" ({event.text})" if event.text else ""),
+        "turn_finished": f"-- turn {event.turn} finished: {event.status}"
+        + (f" ({event.text})" if event.text else ""),
+        "conversation_closed": f"-- conversation closed: {event.text}",
     }
     return lines.get(event.kind)
 

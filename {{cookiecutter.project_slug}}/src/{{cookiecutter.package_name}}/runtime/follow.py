@@ -3,7 +3,7 @@
 ``follow`` yields ``(offset, event)`` from ``from_offset`` on, long-polling the
 workflow (``temporalio.contrib.workflow_streams``) while it runs and reading the
 retained events with a query once it has ended; it stops after the run's
-``run_finished`` event (or ``until``, for a conversation that outlives a turn).
+``run_finished`` event, a conversation's after ``conversation_closed`` (or ``until``).
 A follower that reconnects with ``last offset + 1`` misses nothing and sees
 nothing twice.
 """
@@ -25,7 +25,8 @@ POLL_COOLDOWN = timedelta(milliseconds=50)
 
 
 def run_ended(event: RunEvent) -> bool:
-    return event.kind == "run_finished"
+    """A run's last event, or a conversation's."""
+    return event.kind in ("run_finished", "conversation_closed")
 
 
 async def follow(

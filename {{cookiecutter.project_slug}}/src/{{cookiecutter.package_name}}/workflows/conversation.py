@@ -12,6 +12,12 @@ context window is full (``context.fit_context``), continues as new when the
 history is long, and closes itself after the idle timeout. Each finished turn is
 written to the history as a memo upsert, so ``transcript`` reads every turn of
 every run back from the histories, while the state carried over stays small.
+
+Turns stream like one-task runs (``events.RunEvents``): step, tool, approval and
+``turn_finished`` events, and the model's text from the LLM activity, each with
+the turn. Followers follow the workflow id: continue-as-new carries the last
+``CARRIED_EVENTS`` events and offsets go on from where they were, so a follower
+keeps its place; one further behind restarts at the oldest carried event.
 """
 
 from __future__ import annotations
@@ -58,12 +64,15 @@ with workflow.unsafe.imports_passed_through():
 
 from .agent_loop import AgentLoop
 from .context import fit_context, trim_state
+from .events import RunEvents
 from .steps import Budget, LoopContext, RunEndError
 
 CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
 CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
 # Refusal kinds of the send_message validator; "moving" means "retry in a moment".
 REFUSED_MOVING = "moving"
+# Live events carried into the next run by continue-as-new (bounds its input).
+CARRIED_EVENTS = 200
 # How a loop run's end reads as a turn's status.
 _TURN_STATUS: dict[ResultStatus, TurnStatus] = {
     "completed": "replied",
@@ -93,6 +102,9 @@ class ConversationWorkflow:
         self._conv = request.resume or ConversationState()
         self._agent = self.loop_type(lambda: self._conv.agent)
         self._gate = self._agent.gate
+        # Live events for followers (chat, GET /conversations/{id}/events).
+        self._events = RunEvents(request.stream)
+        self._agent.events = self._events
         self._current: QueuedMessage | None = None
         # Outcomes of this run's turns, until their update handler has read them.
         self._outcomes: dict[int, TurnOutcome] = {}
@@ -128,6 +140,9 @@ class ConversationWorkflow:
             self._outcomes[queued.turn] = self._refusal(queued, f"closed: {conv.close_reason}")
         conv.queue.clear()
         self._mark_open(False)
+        self._events.turn = None
+        self._events.publish("conversation_closed", conv.agent.step, text=conv.close_reason)
+        self._events.release_followers()
         # Let in-flight handlers (the last turn's callers, decisions) finish first.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ConversationResult(
@@ -279,6 +294,7 @@ class ConversationWorkflow:
         agent = conv.agent
         limits = self._request.limits
         self._current = message
+        self._events.turn = message.turn
         refusal = self._conversation_budget_spent()
         if refusal is not None:
             self._finish_turn(message, "refused", None, refusal)
@@ -362,6 +378,7 @@ class ConversationWorkflow:
             reason=reason,
         )
         self._current = None
+        self._events.publish("turn_finished", conv.agent.step, status=status, text=reason)
         workflow.logger.info("turn %d: %s", message.turn, status, extra={"tokens": tokens})
 
     def _answer(self, turn: int) -> TurnOutcome | None:
@@ -433,12 +450,16 @@ class ConversationWorkflow:
     async def _continue_as_new(self) -> None:
         # The queue is empty and new messages are refused: wait for the handlers
         # (the last callers, decisions) so nobody is cut off, then start afresh.
+        # Followers' polls are handlers too: answer them now, they follow into the new run.
+        self._events.release_followers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         conv = self._conv
         conv.agent.runs += 1
         workflow.logger.info("continuing as new after %d turns", conv.turns_done)
         workflow.continue_as_new(
-            self._request.model_copy(update={"resume": conv}),
+            self._request.model_copy(
+                update={"resume": conv, "stream": self._events.recent_state(CARRIED_EVENTS)}
+            ),
             # The new run starts on the current version (a pinned run would inherit the old one).
             initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
         )

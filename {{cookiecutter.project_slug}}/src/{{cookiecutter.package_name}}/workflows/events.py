@@ -22,6 +22,8 @@ class RunEvents:
     def __init__(self, prior: WorkflowStreamState | None = None) -> None:
         self._stream = WorkflowStream(prior_state=prior)
         self._topic = self._stream.topic(EVENTS_TOPIC, type=RunEvent)
+        # A conversation sets its current turn: its workflow events carry it.
+        self.turn: int | None = None
 
     def publish(
         self,
@@ -43,6 +45,7 @@ class RunEvents:
                 text=text,
                 tool=tool,
                 status=status,
+                turn=self.turn,
             )
         )
 
@@ -71,3 +74,16 @@ class RunEvents:
     def state(self) -> WorkflowStreamState:
         """The log so far, carried through continue-as-new (offsets stay valid)."""
         return self._stream.get_state()
+
+    def recent_state(self, keep: int) -> WorkflowStreamState:
+        """The last ``keep`` events, carried through continue-as-new (a conversation's).
+
+        Offsets stay global: a follower goes on from its offset in the new run;
+        one further behind than the kept events resumes from the oldest kept one.
+        """
+        state = self._stream.get_state()
+        end = state.base_offset + len(state.log)
+        if end - keep > state.base_offset:
+            self._stream.truncate(end - keep)
+            state = self._stream.get_state()
+        return state
