@@ -38,13 +38,19 @@ def make_certificates(folder: Path) -> None:
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True)
 
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=ca")
+    # Key usage and key identifiers: Python 3.13's default context verifies strictly.
+    ca_usage = ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    run(
+        "req", "-x509", *ec, *ca_usage, "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "1", "-subj", "/CN=ca",
+    )  # fmt: skip
     uses = {
         "server": "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
         "client": "extendedKeyUsage=clientAuth\n",
     }
     for name, extensions in uses.items():
-        (folder / f"{name}.ext").write_text("basicConstraints=CA:FALSE\n" + extensions)
+        strict = "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+        (folder / f"{name}.ext").write_text("basicConstraints=CA:FALSE\n" + strict + extensions)
         run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
         run(
             "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
