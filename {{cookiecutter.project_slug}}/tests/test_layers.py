@@ -38,6 +38,12 @@ RANK = {group: rank for rank, groups in enumerate(LAYERS) for group in groups}
 WORKFLOW_SAFE = {
     "",
     "models",
+    "models.approvals",
+    "models.base",
+    "models.conversations",
+    "models.events",
+    "models.names",
+    "models.runs",
     "agent",
     "agent.policies",
     "observability",

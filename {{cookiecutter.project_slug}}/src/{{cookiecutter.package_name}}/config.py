@@ -8,47 +8,21 @@ can print one clear line per problem instead of a traceback.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
+from .config_types import ENV_PREFIX as ENV_PREFIX
+from .config_types import PLACEHOLDER_VALUES as PLACEHOLDER_VALUES
+from .config_types import ConfigError as ConfigError
+from .config_types import Environment as Environment
+from .config_types import ModelPrice as ModelPrice
 from .environment import merged_environment
 from .mcp_config import McpConfigError, McpServerConfig, parse_servers
 from .models import LLM_MAX_ATTEMPTS
-
-ENV_PREFIX = "AGENT_"
-# Values that mean "nobody filled this in"; refused outside development.
-PLACEHOLDER_VALUES = frozenset(
-    {"", "changeme", "change-me", "replace-me", "todo", "xxx", "placeholder"}
-)
-
-
-class Environment(StrEnum):
-    DEVELOPMENT = "development"
-    TEST = "test"
-    PRODUCTION = "production"
-
-
-class ConfigError(Exception):
-    """The configuration is unusable; each problem names its variable."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-class ModelPrice(BaseModel):
-    input_per_mtok: float = Field(default=0.0, ge=0)
-    output_per_mtok: float = Field(default=0.0, ge=0)
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / (
-            1_000_000
-        )
 
 
 class Settings(BaseSettings):
