@@ -144,9 +144,10 @@ class Terminal:
     def type(self, text: str) -> None:
         os.write(self.fd, text.encode())
 
-    def expect(self, text: str, seconds: float = 30) -> str:
+    def expect(self, text: str, seconds: float = 30, *, after: str = "") -> str:
+        """Wait for ``text`` on screen (only past the last ``after``, when given)."""
         deadline = time.monotonic() + seconds
-        while text not in self.screen:
+        while not self.seen(text, after):
             left = deadline - time.monotonic()
             assert left > 0, f"never saw {text!r}; screen:\n{self.screen}"
             ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
@@ -155,8 +156,12 @@ class Terminal:
                     self.screen += os.read(self.fd, 4096).decode(errors="replace")
                 except OSError:  # the child closed the terminal
                     break
-        assert text in self.screen, self.screen
+        assert self.seen(text, after), self.screen
         return self.screen
+
+    def seen(self, text: str, after: str = "") -> bool:
+        mark = self.screen.rfind(after) if after else 0
+        return mark >= 0 and text in self.screen[mark:]
 
     def interrupt(self) -> None:
         """Ctrl-C as the terminal sends it: SIGINT to the foreground process."""
@@ -204,7 +209,8 @@ async def test_chat_in_a_terminal_shows_replies_approvals_and_leaves_on_ctrl_c(
             assert approved.returncode == 0, approved.stderr
             await asyncio.to_thread(term.expect, "· send_email ok [approved by alice]")
             await asyncio.to_thread(term.expect, "agent> Model saw:")
-            await asyncio.to_thread(term.expect, "you> ")
+            # The prompt after that reply (an earlier one is on screen too).
+            await asyncio.to_thread(term.expect, "you> ", after="agent> Model saw:")
             term.interrupt()
             screen = await asyncio.to_thread(term.expect, "Come back with:")
             assert f"chat {cid}" in screen

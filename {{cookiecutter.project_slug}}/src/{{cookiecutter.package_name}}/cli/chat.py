@@ -79,8 +79,13 @@ class LiveText:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                # Ours to swallow only if Ctrl-C is not cancelling this turn too.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
         self.end_line()
 
     async def _follow(self, offset: int) -> None:
