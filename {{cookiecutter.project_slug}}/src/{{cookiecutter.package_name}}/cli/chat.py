@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import sys
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -129,15 +131,27 @@ def chat(
     typer.echo(f"conversation {cid} (Ctrl-C leaves; the conversation stays open)")
     try:
         while True:
-            try:
-                text = input("you> ")
-            except EOFError:
+            text = _read_line("you> ")
+            if text is None:  # end of input
                 break
             if text.strip():
                 run_async(_turn(settings, cid, text, user))
     except KeyboardInterrupt:
         pass
     typer.echo(f"\nleft {cid}; it stays open. Come back with: {SERVICE_NAME} chat {cid}")
+
+
+def _read_line(prompt: str) -> str | None:
+    """One line from stdin, waking often so Ctrl-C always lands.
+
+    Temporal's native threads can receive the terminal's SIGINT; a main thread
+    parked in a blocking read would then never see it. Polling keeps it running.
+    """
+    typer.echo(prompt, nl=False)
+    while not select.select([sys.stdin], [], [], 0.2)[0]:
+        pass
+    line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None
 
 
 async def _turn(settings: Settings, cid: str, text: str, user: str | None) -> None:
