@@ -136,7 +136,10 @@ def test_a_run_from_the_flat_layout_finishes_on_the_layered_one(tmp_path: Path, 
     processes.start(
         [temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--headless",
          "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--log-level", "error",
-         "--search-attribute", "AwaitingApproval=Bool"],
+         "--search-attribute", "AwaitingApproval=Bool",
+         # The layered worker also lists conversations by these (it refuses to start without).
+         "--search-attribute", "ConversationOpen=Bool",
+         "--search-attribute", "ConversationUser=Keyword"],
         stdout=server_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     script = str(new / "examples" / "approval-script.json")
@@ -153,7 +156,7 @@ def test_a_run_from_the_flat_layout_finishes_on_the_layered_one(tmp_path: Path, 
     # The run starts and reaches the approval gate on the flat-layout worker.
     started = wait_for(
         "the run to start",
-        lambda: (r := cli(new, "run", "Email ops", "--id", WORKFLOW_ID)).returncode == 0 and r,
+        lambda: (r := cli(old, "run", "Email ops", "--id", WORKFLOW_ID)).returncode == 0 and r,
     )
     assert started.stdout.strip() == WORKFLOW_ID
 
@@ -161,10 +164,20 @@ def test_a_run_from_the_flat_layout_finishes_on_the_layered_one(tmp_path: Path, 
         result = cli(project, "status", WORKFLOW_ID)
         return json.loads(result.stdout) if result.returncode == 0 else None
 
-    waiting = wait_for(
-        "the old worker to reach the approval gate",
-        lambda: (s := status(old)) is not None and s["state"] == "awaiting_approval" and s,
-    )
+    def marked_awaiting() -> bool:
+        # The search attribute, not the status query: a query that races the run's first
+        # workflow task reaches the old worker as a legacy query without the run's input,
+        # fails that task, and a poll every 0.2 s keeps it failing.
+        count = subprocess.run(
+            [temporal, "workflow", "count", "--address", f"127.0.0.1:{port}",
+             "--query", f"WorkflowId = '{WORKFLOW_ID}' AND AwaitingApproval = true"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        return count.returncode == 0 and count.stdout.split() == ["Total:", "1"]
+
+    wait_for("the old worker to reach the approval gate", marked_awaiting)
+    waiting = status(old)
+    assert waiting is not None and waiting["state"] == "awaiting_approval", waiting
     [approval] = waiting["approvals"]
     assert approval["tool"] == "send_email" and approval["state"] == "pending"
     assert old_worker.poll() is None, (tmp_path / "old-worker.log").read_text()[-3000:]
