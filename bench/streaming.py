@@ -64,6 +64,7 @@ class Bench:
         self.follow = importlib.import_module(f"{pkg}.runtime.follow")
         self.plugin = importlib.import_module(f"{pkg}.runtime.plugin")
         self.approvals = importlib.import_module(f"{pkg}.runtime.approvals")
+        self.conversations = importlib.import_module(f"{pkg}.runtime.conversations")
         words = " ".join(f"w{n}" for n in range(args.tokens))
         script = self.fake_llm.Script.model_validate(
             {"turns": [{"content": words, "token_delay_seconds": args.token_ms / 1000}]}
@@ -178,7 +179,12 @@ class Bench:
             dev_server_existing_path=temporal,
             port=free_port(),
             ui=False,
-            search_attributes=[self.approvals.AWAITING_APPROVAL],
+            # Every attribute the worker needs (it refuses to start without them).
+            search_attributes=[
+                self.approvals.AWAITING_APPROVAL,
+                self.conversations.CONVERSATION_OPEN,
+                self.conversations.CONVERSATION_USER,
+            ],
         )
         async with env:
             address = env.client.service_client.config.target_host
