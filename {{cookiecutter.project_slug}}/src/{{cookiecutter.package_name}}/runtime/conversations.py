@@ -55,7 +55,8 @@ from ..models import (
     TurnRecord,
     UserMessage,
 )
-from ..workflows.conversation import REFUSED_MOVING, ConversationWorkflow
+from ..workflows.conversation import ConversationWorkflow
+from ..workflows.conversation_turns import REFUSED_MOVING
 
 CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
 CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)

@@ -53,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
         ConversationStatus,
         DecideRequest,
         QueuedMessage,
-        ResultStatus,
         RunState,
         TurnOutcome,
         TurnRecord,
@@ -64,23 +63,20 @@ with workflow.unsafe.imports_passed_through():
 
 from .agent_loop import AgentLoop
 from .context import fit_context, trim_state
+from .conversation_turns import (
+    TURN_STATUS,
+    answer_open_tool_calls,
+    budget_spent,
+    check_message,
+    turn_budget,
+)
 from .events import RunEvents
-from .steps import Budget, LoopContext, RunEndError
+from .steps import LoopContext, RunEndError
 
 CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
 CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
-# Refusal kinds of the send_message validator; "moving" means "retry in a moment".
-REFUSED_MOVING = "moving"
 # Live events carried into the next run by continue-as-new (bounds its input).
 CARRIED_EVENTS = 200
-# How a loop run's end reads as a turn's status.
-_TURN_STATUS: dict[ResultStatus, TurnStatus] = {
-    "completed": "replied",
-    "completed_with_failures": "replied_with_failures",
-    "rejected": "rejected",
-    "budget_exceeded": "budget_exceeded",
-    "failed": "failed",
-}
 
 
 # Deploys: a conversation open across a deploy replays its run on the new code, so a
@@ -182,42 +178,13 @@ class ConversationWorkflow:
     @send_message.validator
     def _validate_message(self, message: UserMessage) -> None:
         # Runs before anything is written: a refused message leaves no trace in the history.
-        limits = self._request.limits
-        conv = self._conv
-        if message.sender is not None and message.sender != self._request.user_id:
-            raise ApplicationError(
-                f"no such conversation: {self._conversation_id()}",
-                type="not_found",
-                non_retryable=True,
-            )
-        if not message.text.strip():
-            raise ApplicationError("the message is empty", type="empty", non_retryable=True)
-        if len(message.text) > limits.max_message_chars:
-            raise ApplicationError(
-                f"the message has {len(message.text)} characters; the limit is "
-                f"{limits.max_message_chars}",
-                type="too_long",
-                non_retryable=True,
-            )
-        if conv.closed:
-            raise ApplicationError(
-                f"the conversation is closed ({conv.close_reason})",
-                type="closed",
-                non_retryable=True,
-            )
-        if self._moving:
-            raise ApplicationError(
-                "the conversation is moving to a new run; send again in a moment",
-                type=REFUSED_MOVING,
-                non_retryable=True,
-            )
-        if len(conv.queue) >= limits.max_queued_messages:
-            raise ApplicationError(
-                f"{len(conv.queue)} messages are already waiting (limit "
-                f"{limits.max_queued_messages}); send again after the current turn",
-                type="queue_full",
-                non_retryable=True,
-            )
+        check_message(
+            message,
+            self._request,
+            self._conv,
+            moving=self._moving,
+            conversation_id=self._conversation_id(),
+        )
 
     @workflow.update(name=CLOSE_UPDATE, description='End the conversation: {"reason": "..."}')
     def close(self, request: CloseRequest) -> ConversationStatus:
@@ -295,7 +262,7 @@ class ConversationWorkflow:
         limits = self._request.limits
         self._current = message
         self._events.turn = message.turn
-        refusal = self._conversation_budget_spent()
+        refusal = budget_spent(self._request, conv)
         if refusal is not None:
             self._finish_turn(message, "refused", None, refusal)
             return
@@ -308,15 +275,7 @@ class ConversationWorkflow:
             user_id=self._request.user_id,
             tenant_id=self._request.tenant_id,
         )
-        # The turn's budget, capped by what is left of the conversation's.
-        budget = Budget(
-            max_steps=limits.turn_max_steps,
-            tokens=min(limits.turn_token_budget, limits.token_budget - agent.tokens),
-            cost_usd=min(limits.turn_cost_budget_usd, limits.cost_budget_usd - agent.cost_usd),
-            start_step=agent.step,
-            start_tokens=agent.tokens,
-            start_cost_usd=agent.cost_usd,
-        )
+        budget = turn_budget(self._request, conv)
         started_tokens, started_cost = agent.tokens, agent.cost_usd
         reply: str | None
         steps_before = len(agent.steps)
@@ -330,8 +289,8 @@ class ConversationWorkflow:
                 status = "replied_with_failures"
                 reason = f"{len(failed)} tool call(s) failed: {', '.join(failed)}"
         except RunEndError as ended:
-            status, reason, reply = _TURN_STATUS[ended.status], ended.reason, ended.answer
-        _answer_open_tool_calls(agent.messages, reason)
+            status, reason, reply = TURN_STATUS[ended.status], ended.reason, ended.answer
+        answer_open_tool_calls(agent.messages, reason)
         agent.messages.append(
             ChatMessage(role="assistant", content=reply or f"(turn ended: {reason})")
         )
@@ -408,17 +367,6 @@ class ConversationWorkflow:
             reason=reason,
         )
 
-    def _conversation_budget_spent(self) -> str | None:
-        limits = self._request.limits
-        conv = self._conv
-        if conv.turns_done >= limits.max_turns:
-            return f"turn limit reached: {conv.turns_done} of {limits.max_turns} turns"
-        if conv.agent.tokens >= limits.token_budget:
-            return f"conversation token budget spent: {conv.agent.tokens} tokens"
-        if conv.agent.cost_usd >= limits.cost_budget_usd:
-            return f"conversation cost budget spent: ${conv.agent.cost_usd:.6f}"
-        return None
-
     # --- lifecycle --------------------------------------------------------------------
 
     def _close(self, reason: str) -> None:
@@ -469,22 +417,3 @@ class ConversationWorkflow:
 
     def _conversation_id(self) -> str:
         return workflow.info().workflow_id.removeprefix(CONVERSATION_ID_PREFIX)
-
-
-def _answer_open_tool_calls(messages: list[ChatMessage], reason: str) -> None:
-    """A turn that ended mid-step leaves tool calls without results; answer them.
-
-    Models refuse a conversation in which a tool call has no result, so the next
-    turn would fail; each open call gets "not run" with the reason instead.
-    """
-    answered = {m.tool_call_id for m in messages if m.role == "tool"}
-    last = next((m for m in reversed(messages) if m.role == "assistant"), None)
-    if last is None:
-        return
-    for call in last.tool_calls:
-        if call.id not in answered:
-            messages.append(
-                ChatMessage(
-                    role="tool", content=f"not run: the turn ended ({reason})", tool_call_id=call.id
-                )
-            )
