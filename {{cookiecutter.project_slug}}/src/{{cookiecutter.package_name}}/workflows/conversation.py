@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -36,8 +35,6 @@ with workflow.unsafe.imports_passed_through():
         APPROVE_SIGNAL,
         CLOSE_UPDATE,
         CONVERSATION_ID_PREFIX,
-        CONVERSATION_OPEN_ATTRIBUTE,
-        CONVERSATION_USER_ATTRIBUTE,
         CONVERSATION_WORKFLOW_TYPE,
         DECIDE_UPDATE,
         REJECT_SIGNAL,
@@ -63,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
 from .agent_loop import AgentLoop
 from .context import fit_context, trim_state
+from .conversation_state import awaiting_approval, conversation_status, open_attributes
 from .conversation_turns import (
     TURN_STATUS,
     answer_open_tool_calls,
@@ -73,8 +71,6 @@ from .conversation_turns import (
 from .events import RunEvents
 from .steps import LoopContext, RunEndError
 
-CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
-CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
 # Live events carried into the next run by continue-as-new (bounds its input).
 CARRIED_EVENTS = 200
 
@@ -202,27 +198,12 @@ class ConversationWorkflow:
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> ConversationStatus:
-        conv = self._conv
-        agent = conv.agent
-        return ConversationStatus(
+        return conversation_status(
+            self._request,
+            self._conv,
             conversation_id=self._conversation_id(),
-            user_id=self._request.user_id,
-            state="closed" if conv.closed and self._current is None else self._run_state(),
-            step=agent.step,
-            open=not conv.closed,
-            close_reason=conv.close_reason,
-            turn=self._current.turn if self._current else None,
-            turns_done=conv.turns_done,
-            queued=len(conv.queue),
-            tokens=agent.tokens,
-            cost_usd=agent.cost_usd,
-            runs=agent.runs,
-            summarised_turns=conv.summarised_turns,
-            history_length=workflow.info().get_current_history_length(),
-            steps=agent.steps,
-            approvals=agent.approvals,
-            recent=conv.recent,
-            ignored_signals=agent.ignored_signals,
+            current=self._current,
+            run_state=self._run_state(),
         )
 
     # --- approvals: the same handlers and gate as a one-task run --------------------
@@ -348,16 +329,7 @@ class ConversationWorkflow:
         current = self._current
         if current is None or current.turn != turn:
             return None
-        pending = [a for a in self._conv.agent.approvals if a.state == "pending"]
-        if not pending:
-            return None
-        return TurnOutcome(
-            conversation_id=self._conversation_id(),
-            turn=turn,
-            status="awaiting_approval",
-            reason=f"{pending[0].tool} waits for a decision ({pending[0].approval_id})",
-            approval=pending[0],
-        )
+        return awaiting_approval(self._conversation_id(), turn, self._conv.agent.approvals)
 
     def _refusal(self, message: QueuedMessage, reason: str) -> TurnOutcome:
         return TurnOutcome(
@@ -376,9 +348,7 @@ class ConversationWorkflow:
             workflow.logger.info("conversation closed: %s", reason)
 
     def _mark_open(self, is_open: bool) -> None:
-        updates: list[SearchAttributeUpdate[Any]] = [CONVERSATION_OPEN.value_set(is_open)]
-        if self._request.user_id:
-            updates.append(CONVERSATION_USER.value_set(self._request.user_id))
+        updates = open_attributes(is_open, self._request.user_id)
         workflow.upsert_search_attributes(updates)
 
     def _continue_as_new_due(self) -> bool:
