@@ -20,7 +20,11 @@ from {{ cookiecutter.package_name }}.models import (
     TurnRecord,
     UserMessage,
 )
-from {{ cookiecutter.package_name }}.runtime import approvals, conversation_history, conversations
+from {{ cookiecutter.package_name }}.runtime import (
+    approvals,
+    conversation_history,
+    conversations,
+)
 from {{ cookiecutter.package_name }}.runtime.conversations import ConversationError
 
 from tests.agent_support import running_workers, script, settings_for

@@ -11,7 +11,10 @@ from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import ConversationLimits, TurnOutcome
-from {{ cookiecutter.package_name }}.runtime import conversation_history, conversations
+from {{ cookiecutter.package_name }}.runtime import (
+    conversation_history,
+    conversations,
+)
 from {{ cookiecutter.package_name }}.runtime.conversations import ConversationError
 
 from tests.agent_support import running_workers, script, settings_for

@@ -17,7 +17,10 @@ from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.devtools.stack import dev_server_command
 from {{ cookiecutter.package_name }}.models import ConversationLimits, TurnOutcome
-from {{ cookiecutter.package_name }}.runtime import conversation_history, conversations
+from {{ cookiecutter.package_name }}.runtime import (
+    conversation_history,
+    conversations,
+)
 
 from tests.agent_support import running_workers, script, settings_for, unique_queue
 from tests.support import free_port
