@@ -16,7 +16,7 @@ import uuid
 from temporalio.client import Client
 
 from ..models import ConversationLimits
-from ..runtime import conversations
+from ..runtime import conversation_history, conversations
 from ..runtime.conversations import ConversationError
 from .loadtest import LoadReport, RunSample, check_answer, percentile
 
@@ -65,7 +65,7 @@ async def _one_conversation(
             )
         )
     # The transcript holds this conversation's messages, in order, and nobody else's.
-    recorded = [t.message for t in await conversations.transcript(client, cid)]
+    recorded = [t.message for t in await conversation_history.transcript(client, cid)]
     expected = [MESSAGE.format(batch=batch, index=number * turns + t) for t in range(turns)]
     if recorded != expected:
         samples[-1].cross_talk = True

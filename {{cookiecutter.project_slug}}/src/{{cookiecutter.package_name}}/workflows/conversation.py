@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -36,8 +35,6 @@ with workflow.unsafe.imports_passed_through():
         APPROVE_SIGNAL,
         CLOSE_UPDATE,
         CONVERSATION_ID_PREFIX,
-        CONVERSATION_OPEN_ATTRIBUTE,
-        CONVERSATION_USER_ATTRIBUTE,
         CONVERSATION_WORKFLOW_TYPE,
         DECIDE_UPDATE,
         REJECT_SIGNAL,
@@ -53,7 +50,6 @@ with workflow.unsafe.imports_passed_through():
         ConversationStatus,
         DecideRequest,
         QueuedMessage,
-        ResultStatus,
         RunState,
         TurnOutcome,
         TurnRecord,
@@ -64,23 +60,19 @@ with workflow.unsafe.imports_passed_through():
 
 from .agent_loop import AgentLoop
 from .context import fit_context, trim_state
+from .conversation_state import awaiting_approval, conversation_status, open_attributes
+from .conversation_turns import (
+    TURN_STATUS,
+    answer_open_tool_calls,
+    budget_spent,
+    check_message,
+    turn_budget,
+)
 from .events import RunEvents
-from .steps import Budget, LoopContext, RunEndError
+from .steps import LoopContext, RunEndError
 
-CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
-CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
-# Refusal kinds of the send_message validator; "moving" means "retry in a moment".
-REFUSED_MOVING = "moving"
 # Live events carried into the next run by continue-as-new (bounds its input).
 CARRIED_EVENTS = 200
-# How a loop run's end reads as a turn's status.
-_TURN_STATUS: dict[ResultStatus, TurnStatus] = {
-    "completed": "replied",
-    "completed_with_failures": "replied_with_failures",
-    "rejected": "rejected",
-    "budget_exceeded": "budget_exceeded",
-    "failed": "failed",
-}
 
 
 # Deploys: a conversation open across a deploy replays its run on the new code, so a
@@ -182,42 +174,13 @@ class ConversationWorkflow:
     @send_message.validator
     def _validate_message(self, message: UserMessage) -> None:
         # Runs before anything is written: a refused message leaves no trace in the history.
-        limits = self._request.limits
-        conv = self._conv
-        if message.sender is not None and message.sender != self._request.user_id:
-            raise ApplicationError(
-                f"no such conversation: {self._conversation_id()}",
-                type="not_found",
-                non_retryable=True,
-            )
-        if not message.text.strip():
-            raise ApplicationError("the message is empty", type="empty", non_retryable=True)
-        if len(message.text) > limits.max_message_chars:
-            raise ApplicationError(
-                f"the message has {len(message.text)} characters; the limit is "
-                f"{limits.max_message_chars}",
-                type="too_long",
-                non_retryable=True,
-            )
-        if conv.closed:
-            raise ApplicationError(
-                f"the conversation is closed ({conv.close_reason})",
-                type="closed",
-                non_retryable=True,
-            )
-        if self._moving:
-            raise ApplicationError(
-                "the conversation is moving to a new run; send again in a moment",
-                type=REFUSED_MOVING,
-                non_retryable=True,
-            )
-        if len(conv.queue) >= limits.max_queued_messages:
-            raise ApplicationError(
-                f"{len(conv.queue)} messages are already waiting (limit "
-                f"{limits.max_queued_messages}); send again after the current turn",
-                type="queue_full",
-                non_retryable=True,
-            )
+        check_message(
+            message,
+            self._request,
+            self._conv,
+            moving=self._moving,
+            conversation_id=self._conversation_id(),
+        )
 
     @workflow.update(name=CLOSE_UPDATE, description='End the conversation: {"reason": "..."}')
     def close(self, request: CloseRequest) -> ConversationStatus:
@@ -235,27 +198,12 @@ class ConversationWorkflow:
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> ConversationStatus:
-        conv = self._conv
-        agent = conv.agent
-        return ConversationStatus(
+        return conversation_status(
+            self._request,
+            self._conv,
             conversation_id=self._conversation_id(),
-            user_id=self._request.user_id,
-            state="closed" if conv.closed and self._current is None else self._run_state(),
-            step=agent.step,
-            open=not conv.closed,
-            close_reason=conv.close_reason,
-            turn=self._current.turn if self._current else None,
-            turns_done=conv.turns_done,
-            queued=len(conv.queue),
-            tokens=agent.tokens,
-            cost_usd=agent.cost_usd,
-            runs=agent.runs,
-            summarised_turns=conv.summarised_turns,
-            history_length=workflow.info().get_current_history_length(),
-            steps=agent.steps,
-            approvals=agent.approvals,
-            recent=conv.recent,
-            ignored_signals=agent.ignored_signals,
+            current=self._current,
+            run_state=self._run_state(),
         )
 
     # --- approvals: the same handlers and gate as a one-task run --------------------
@@ -295,7 +243,7 @@ class ConversationWorkflow:
         limits = self._request.limits
         self._current = message
         self._events.turn = message.turn
-        refusal = self._conversation_budget_spent()
+        refusal = budget_spent(self._request, conv)
         if refusal is not None:
             self._finish_turn(message, "refused", None, refusal)
             return
@@ -308,15 +256,7 @@ class ConversationWorkflow:
             user_id=self._request.user_id,
             tenant_id=self._request.tenant_id,
         )
-        # The turn's budget, capped by what is left of the conversation's.
-        budget = Budget(
-            max_steps=limits.turn_max_steps,
-            tokens=min(limits.turn_token_budget, limits.token_budget - agent.tokens),
-            cost_usd=min(limits.turn_cost_budget_usd, limits.cost_budget_usd - agent.cost_usd),
-            start_step=agent.step,
-            start_tokens=agent.tokens,
-            start_cost_usd=agent.cost_usd,
-        )
+        budget = turn_budget(self._request, conv)
         started_tokens, started_cost = agent.tokens, agent.cost_usd
         reply: str | None
         steps_before = len(agent.steps)
@@ -330,8 +270,8 @@ class ConversationWorkflow:
                 status = "replied_with_failures"
                 reason = f"{len(failed)} tool call(s) failed: {', '.join(failed)}"
         except RunEndError as ended:
-            status, reason, reply = _TURN_STATUS[ended.status], ended.reason, ended.answer
-        _answer_open_tool_calls(agent.messages, reason)
+            status, reason, reply = TURN_STATUS[ended.status], ended.reason, ended.answer
+        answer_open_tool_calls(agent.messages, reason)
         agent.messages.append(
             ChatMessage(role="assistant", content=reply or f"(turn ended: {reason})")
         )
@@ -389,16 +329,7 @@ class ConversationWorkflow:
         current = self._current
         if current is None or current.turn != turn:
             return None
-        pending = [a for a in self._conv.agent.approvals if a.state == "pending"]
-        if not pending:
-            return None
-        return TurnOutcome(
-            conversation_id=self._conversation_id(),
-            turn=turn,
-            status="awaiting_approval",
-            reason=f"{pending[0].tool} waits for a decision ({pending[0].approval_id})",
-            approval=pending[0],
-        )
+        return awaiting_approval(self._conversation_id(), turn, self._conv.agent.approvals)
 
     def _refusal(self, message: QueuedMessage, reason: str) -> TurnOutcome:
         return TurnOutcome(
@@ -407,17 +338,6 @@ class ConversationWorkflow:
             status="refused",
             reason=reason,
         )
-
-    def _conversation_budget_spent(self) -> str | None:
-        limits = self._request.limits
-        conv = self._conv
-        if conv.turns_done >= limits.max_turns:
-            return f"turn limit reached: {conv.turns_done} of {limits.max_turns} turns"
-        if conv.agent.tokens >= limits.token_budget:
-            return f"conversation token budget spent: {conv.agent.tokens} tokens"
-        if conv.agent.cost_usd >= limits.cost_budget_usd:
-            return f"conversation cost budget spent: ${conv.agent.cost_usd:.6f}"
-        return None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -428,9 +348,7 @@ class ConversationWorkflow:
             workflow.logger.info("conversation closed: %s", reason)
 
     def _mark_open(self, is_open: bool) -> None:
-        updates: list[SearchAttributeUpdate[Any]] = [CONVERSATION_OPEN.value_set(is_open)]
-        if self._request.user_id:
-            updates.append(CONVERSATION_USER.value_set(self._request.user_id))
+        updates = open_attributes(is_open, self._request.user_id)
         workflow.upsert_search_attributes(updates)
 
     def _continue_as_new_due(self) -> bool:
@@ -469,22 +387,3 @@ class ConversationWorkflow:
 
     def _conversation_id(self) -> str:
         return workflow.info().workflow_id.removeprefix(CONVERSATION_ID_PREFIX)
-
-
-def _answer_open_tool_calls(messages: list[ChatMessage], reason: str) -> None:
-    """A turn that ended mid-step leaves tool calls without results; answer them.
-
-    Models refuse a conversation in which a tool call has no result, so the next
-    turn would fail; each open call gets "not run" with the reason instead.
-    """
-    answered = {m.tool_call_id for m in messages if m.role == "tool"}
-    last = next((m for m in reversed(messages) if m.role == "assistant"), None)
-    if last is None:
-        return
-    for call in last.tool_calls:
-        if call.id not in answered:
-            messages.append(
-                ChatMessage(
-                    role="tool", content=f"not run: the turn ended ({reason})", tool_call_id=call.id
-                )
-            )
