@@ -1,4 +1,4 @@
-"""What a conversation shows outside: its status, a waiting turn's outcome, its search attributes.
+"""What a conversation shows outside: its id, status, a waiting turn's outcome, search attributes.
 
 Plain functions of the state ConversationWorkflow passes in; they make no
 workflow commands (the workflow upserts what ``open_attributes`` returns).
@@ -13,6 +13,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from ..models import (
+        CONVERSATION_ID_PREFIX,
         CONVERSATION_OPEN_ATTRIBUTE,
         CONVERSATION_USER_ATTRIBUTE,
         ApprovalRecord,
@@ -26,6 +27,11 @@ with workflow.unsafe.imports_passed_through():
 
 CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
 CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
+
+
+def conversation_id() -> str:
+    """The running conversation's id: its workflow id without the prefix."""
+    return workflow.info().workflow_id.removeprefix(CONVERSATION_ID_PREFIX)
 
 
 def conversation_status(
