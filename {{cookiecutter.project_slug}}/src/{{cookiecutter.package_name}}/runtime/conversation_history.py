@@ -12,7 +12,7 @@ from datetime import datetime
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from ..models import (
     CONVERSATION_ID_PREFIX,
@@ -23,12 +23,12 @@ from ..models import (
     TurnRecord,
 )
 from ..workflows.conversation import ConversationWorkflow
+from ..workflows.conversation_state import CONVERSATION_OPEN, CONVERSATION_USER
 from .conversations import (
-    CONVERSATION_OPEN,
-    CONVERSATION_USER,
     REGISTER_COMMANDS,
     ConversationError,
     not_found,
+    server_error,
     workflow_id,
 )
 
@@ -111,11 +111,7 @@ async def transcript(
                         )
                         turns.append(record)
         except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise not_found(conversation_id) from None
-            raise ConversationError(
-                "unavailable", f"conversation {conversation_id}: {error.message}"
-            ) from None
+            raise server_error(conversation_id, error) from None
         first = False
         if previous is None:
             break

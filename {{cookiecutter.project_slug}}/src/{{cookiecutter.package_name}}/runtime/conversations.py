@@ -27,7 +27,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -53,10 +52,10 @@ from ..models import (
     UserMessage,
 )
 from ..workflows.conversation import ConversationWorkflow
+from ..workflows.conversation_state import CONVERSATION_OPEN as CONVERSATION_OPEN
+from ..workflows.conversation_state import CONVERSATION_USER as CONVERSATION_USER
 from ..workflows.conversation_turns import REFUSED_MOVING
 
-CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
-CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
 SEARCH_ATTRIBUTES = {
     CONVERSATION_OPEN_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
     CONVERSATION_USER_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -199,9 +198,7 @@ async def send_message(
                 f"transcript {conversation_id} (or status {wid})",
             ) from None
         except RPCError as error:
-            raise ConversationError(
-                "unavailable", f"conversation {conversation_id}: {error.message}"
-            ) from None
+            raise unavailable(conversation_id, error) from None
 
 
 async def status(
@@ -214,11 +211,7 @@ async def status(
             STATUS_QUERY, result_type=ConversationStatus, rpc_timeout=timedelta(seconds=10)
         )
     except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise not_found(conversation_id) from None
-        raise ConversationError(
-            "unavailable", f"conversation {conversation_id}: {error.message}"
-        ) from None
+        raise server_error(conversation_id, error) from None
     if user is not None and result.user_id != user:
         raise not_found(conversation_id)
     return result
@@ -238,9 +231,7 @@ async def close(
         kind, message = _refusal(failed)
         raise ConversationError(_KINDS.get(kind, "invalid"), message) from None
     except RPCError as error:
-        raise ConversationError(
-            "unavailable", f"conversation {conversation_id}: {error.message}"
-        ) from None
+        raise unavailable(conversation_id, error) from None
 
 
 def _attributes(user_id: str | None) -> TypedSearchAttributes:
@@ -279,6 +270,17 @@ async def _closed(client: Client, conversation_id: str, sender: str | None) -> C
 
 def not_found(conversation_id: str) -> ConversationError:
     return ConversationError("not_found", f"no such conversation: {conversation_id}")
+
+
+def unavailable(conversation_id: str, error: RPCError) -> ConversationError:
+    return ConversationError("unavailable", f"conversation {conversation_id}: {error.message}")
+
+
+def server_error(conversation_id: str, error: RPCError) -> ConversationError:
+    """A failed read: "not found" when the server has no such workflow, else "unavailable"."""
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return not_found(conversation_id)
+    return unavailable(conversation_id, error)
 
 
 _KINDS: dict[str, ErrorKind] = {

@@ -145,37 +145,6 @@ async def _execute_llm(request: LlmRequest, activity_id: str) -> LlmResponse:
     return response
 
 
-def _record_llm(
-    state: AgentState,
-    activity_id: str,
-    response: LlmResponse,
-    started: datetime,
-    *,
-    outcome: Literal["answer", "tool_calls"],
-    detail: str,
-    endpoint: Literal["primary", "fallback"] | None = None,
-) -> None:
-    """Count a model call's tokens and cost, and leave its step record."""
-    state.tokens += response.prompt_tokens + response.completion_tokens
-    state.cost_usd += response.cost_usd
-    state.steps.append(
-        StepRecord(
-            step=state.step,
-            kind="llm",
-            activity_id=activity_id,
-            model=response.model,
-            endpoint=endpoint,
-            prompt_tokens=response.prompt_tokens,
-            completion_tokens=response.completion_tokens,
-            cost_usd=response.cost_usd,
-            outcome=outcome,
-            detail=detail,
-            duration_seconds=_since(started),
-            attempt=response.attempt,
-        )
-    )
-
-
 async def run_tool(
     state: AgentState,
     context: LoopContext,
@@ -262,6 +231,37 @@ def record_tool(
                 "approval": approval.model_copy() if approval else None,
                 "attempt": attempt,
             }
+        )
+    )
+
+
+def _record_llm(
+    state: AgentState,
+    activity_id: str,
+    response: LlmResponse,
+    started: datetime,
+    *,
+    outcome: Literal["answer", "tool_calls"],
+    detail: str,
+    endpoint: Literal["primary", "fallback"] | None = None,
+) -> None:
+    """Count a model call's tokens and cost, and leave its step record."""
+    state.tokens += response.prompt_tokens + response.completion_tokens
+    state.cost_usd += response.cost_usd
+    state.steps.append(
+        StepRecord(
+            step=state.step,
+            kind="llm",
+            activity_id=activity_id,
+            model=response.model,
+            endpoint=endpoint,
+            prompt_tokens=response.prompt_tokens,
+            completion_tokens=response.completion_tokens,
+            cost_usd=response.cost_usd,
+            outcome=outcome,
+            detail=detail,
+            duration_seconds=_since(started),
+            attempt=response.attempt,
         )
     )
 
