@@ -42,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         ConversationResult,
         ConversationState,
         ConversationStatus,
-        QueuedMessage,
         TurnOutcome,
         UserMessage,
     )
@@ -135,11 +134,7 @@ class ConversationWorkflow(ApprovalHandlers):
         description='Send a message: {"text": "..."}; answers the turn\'s outcome',
     )
     async def send_message(self, message: UserMessage) -> TurnOutcome:
-        conv = self._conv
-        queued = QueuedMessage(turn=conv.next_turn, text=message.text, received_at=workflow.now())
-        conv.next_turn += 1
-        conv.last_message_at = queued.received_at
-        conv.queue.append(queued)
+        queued = self._turns.enqueue(message)
         self._note_deploy()
         answered: list[TurnOutcome] = []
 

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         TurnOutcome,
         TurnRecord,
         TurnStatus,
+        UserMessage,
         failed_tool_steps,
     )
 
@@ -51,6 +52,15 @@ class TurnRunner:
         self.current: QueuedMessage | None = None
         # Outcomes of this run's turns, until their update handler has read them.
         self.outcomes: dict[int, TurnOutcome] = {}
+
+    def enqueue(self, message: UserMessage) -> QueuedMessage:
+        """An accepted message, numbered and queued behind the others."""
+        conv = self._conv
+        queued = QueuedMessage(turn=conv.next_turn, text=message.text, received_at=workflow.now())
+        conv.next_turn += 1
+        conv.last_message_at = queued.received_at
+        conv.queue.append(queued)
+        return queued
 
     async def run(self, message: QueuedMessage) -> None:
         conv = self._conv
