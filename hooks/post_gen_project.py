@@ -55,6 +55,7 @@ def files_to_remove(answers: dict[str, object]) -> list[Path]:
             PACKAGE / "secrets" / "vault_server.py",
             PACKAGE / "secrets" / "vault_admin.py",
             PACKAGE / "secrets" / "vault_tokens.py",
+            PACKAGE / "secrets" / "vault_session.py",
             PACKAGE / "devtools" / "dev_vault.py",
             PACKAGE / "cli" / "secrets.py",
             Path("tests") / "test_secrets_vault.py",

@@ -48,6 +48,7 @@ OPTION_FILES: dict[tuple[str, Any], list[str]] = {
         "src/{pkg}/secrets/vault_server.py",
         "src/{pkg}/secrets/vault_admin.py",
         "src/{pkg}/secrets/vault_tokens.py",
+        "src/{pkg}/secrets/vault_session.py",
         "src/{pkg}/cli/secrets.py",
         "tests/test_vault_policies.py",
         "tests/test_health_vault.py",

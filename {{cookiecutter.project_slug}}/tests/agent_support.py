@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer, Script
+from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest, AgentResult
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 from {{ cookiecutter.package_name }}.runtime.worker import build_workers, run_workers
@@ -87,3 +89,42 @@ def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def scripted_worker_env(address: str, queue: str, llm_base_url: str) -> dict[str, str]:
+    """A worker process's settings: the dev server, its own task queue, the scripted model."""
+    return {
+        "TEMPORAL_ADDRESS": address,
+        "AGENT_TASK_QUEUE": queue,
+        "OPENAI_BASE_URL": llm_base_url,
+        "AGENT_LLM_MODEL": "scripted",
+    }
+
+
+class WorkerProcesses:
+    """Worker processes with one set of settings, for tests that kill one and start another."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        process = start_worker_process(self.env)
+        self.started.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL: no graceful shutdown, the in-flight activity is simply lost."""
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@contextmanager
+def worker_processes(env: dict[str, str]) -> Iterator[WorkerProcesses]:
+    """Every worker started in the block is stopped when it ends, however it ends."""
+    workers = WorkerProcesses(env)
+    try:
+        yield workers
+    finally:
+        for process in workers.started:
+            stop_process(process)

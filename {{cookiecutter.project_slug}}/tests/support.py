@@ -38,8 +38,13 @@ def required_binary(name: str, package: str) -> str:
     return path
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the service's CLI in a subprocess, as a user would, with a clean config."""
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the service's CLI in a subprocess, as a user would, with a clean config.
+
+    ``cwd``: where it runs (the ``.env`` it reads); the test's own directory if None.
+    """
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
     child_env.update(env or {})
     return subprocess.run(
@@ -47,6 +52,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         capture_output=True,
         text=True,
         env=child_env,
+        cwd=cwd,
         timeout=60,
         check=False,
     )

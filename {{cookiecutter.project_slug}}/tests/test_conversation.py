@@ -20,7 +20,11 @@ from {{ cookiecutter.package_name }}.models import (
     TurnRecord,
     UserMessage,
 )
-from {{ cookiecutter.package_name }}.runtime import approvals, conversations
+from {{ cookiecutter.package_name }}.runtime import (
+    approvals,
+    conversation_history,
+    conversations,
+)
 from {{ cookiecutter.package_name }}.runtime.conversations import ConversationError
 
 from tests.agent_support import running_workers, script, settings_for
@@ -77,16 +81,16 @@ async def test_turns_answer_in_order_and_the_transcript_keeps_them(
         # The model saw the whole conversation on turn 2 (its last user message is turn 2's).
         status = await conversations.status(dev_client, cid)
         assert (status.turns_done, status.state, status.open) == (2, "idle", True)
-        turns = await conversations.transcript(dev_client, cid)
+        turns = await conversation_history.transcript(dev_client, cid)
         assert [(t.turn, t.message, t.reply) for t in turns] == [
             (1, "hello", "You said: hello"),
             (2, "and again", "You said: and again"),
         ]
-        listed = await conversations.list_conversations(dev_client, user="ann")
+        listed = await conversation_history.list_conversations(dev_client, user="ann")
         assert cid in [c.conversation_id for c in listed]
         assert cid not in [
             c.conversation_id
-            for c in await conversations.list_conversations(dev_client, user="bob")
+            for c in await conversation_history.list_conversations(dev_client, user="bob")
         ]
         closed = await conversations.close(dev_client, cid, "done")
         assert (closed.open, closed.close_reason) == (False, "done")
@@ -95,7 +99,7 @@ async def test_turns_answer_in_order_and_the_transcript_keeps_them(
         assert refused.value.kind == "closed"
         assert cid not in [
             c.conversation_id
-            for c in await conversations.list_conversations(dev_client, user="ann")
+            for c in await conversation_history.list_conversations(dev_client, user="ann")
         ]
 
 
@@ -110,7 +114,7 @@ async def test_concurrent_messages_queue_and_run_one_at_a_time(
         # Each caller gets its own message's reply; turns are numbered in arrival order.
         assert sorted(o.reply or "" for o in outcomes) == [f"You said: m{i}" for i in range(4)]
         assert sorted(o.turn for o in outcomes) == [2, 3, 4, 5]
-        turns = await conversations.transcript(dev_client, cid)
+        turns = await conversation_history.transcript(dev_client, cid)
         assert [t.turn for t in turns] == [1, 2, 3, 4, 5]
         for record in turns:
             assert record.reply == f"You said: {record.message}"
@@ -201,11 +205,11 @@ async def test_another_callers_conversation_is_not_found(
         with pytest.raises(ConversationError) as refused:
             await say(dev_client, queue, cid, "let me in", sender="bob")
         assert refused.value.kind == "not_found"
-        for read in (conversations.status, conversations.transcript):
+        for read in (conversations.status, conversation_history.transcript):
             with pytest.raises(ConversationError) as hidden:
                 await read(dev_client, cid, user="bob")
             assert hidden.value.kind == "not_found"
-        assert len(await conversations.transcript(dev_client, cid, user="ann")) == 1
+        assert len(await conversation_history.transcript(dev_client, cid, user="ann")) == 1
 
 
 async def _queued(client: Client, cid: str, count: int) -> bool:
@@ -227,7 +231,7 @@ async def _wait_until(check: Callable[[], Awaitable[bool]], seconds: float = 20)
 async def _wait_for_turns(client: Client, cid: str, count: int) -> list[TurnRecord]:
     deadline = asyncio.get_running_loop().time() + 30
     while True:
-        turns = await conversations.transcript(client, cid)
+        turns = await conversation_history.transcript(client, cid)
         if len(turns) >= count:
             return turns
         assert asyncio.get_running_loop().time() < deadline, turns
@@ -247,4 +251,5 @@ async def test_a_message_sent_again_with_its_id_gets_the_same_turn(
             for _ in range(2)
         ]
         assert sent[0] == sent[1]
-        assert [t.message for t in await conversations.transcript(dev_client, cid)] == ["once"]
+        turns = await conversation_history.transcript(dev_client, cid)
+        assert [t.message for t in turns] == ["once"]

@@ -11,7 +11,10 @@ from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.models import ConversationLimits, TurnOutcome
-from {{ cookiecutter.package_name }}.runtime import conversations
+from {{ cookiecutter.package_name }}.runtime import (
+    conversation_history,
+    conversations,
+)
 from {{ cookiecutter.package_name }}.runtime.conversations import ConversationError
 
 from tests.agent_support import running_workers, script, settings_for
@@ -42,7 +45,7 @@ async def test_older_turns_are_summarised_when_the_context_window_fills(
         # The summary call is counted like any other model call.
         assert all(s.prompt_tokens > 0 for s in summaries)
         # The transcript still has every turn verbatim.
-        assert len(await conversations.transcript(dev_client, cid)) == 8
+        assert len(await conversation_history.transcript(dev_client, cid)) == 8
 
 
 async def test_an_idle_conversation_closes_with_its_reason_and_refuses_new_messages(
@@ -58,7 +61,8 @@ async def test_an_idle_conversation_closes_with_its_reason_and_refuses_new_messa
         with pytest.raises(ConversationError, match="idle: no message for 1 s") as refused:
             await say(dev_client, queue, cid, "are you there?", limits)
         assert refused.value.kind == "closed"
-        assert [t.message for t in await conversations.transcript(dev_client, cid)] == ["hello"]
+        turns = await conversation_history.transcript(dev_client, cid)
+        assert [t.message for t in turns] == ["hello"]
 
 
 @pytest.mark.slow
@@ -98,6 +102,6 @@ async def test_a_thousand_turns_keep_history_and_state_bounded(
         assert status.turns_done == turns
         assert status.summarised_turns > 0
         # The transcript reads every turn back across every run, in order.
-        transcript = await conversations.transcript(dev_client, cid)
+        transcript = await conversation_history.transcript(dev_client, cid)
         assert [t.turn for t in transcript] == list(range(1, turns + 1))
         assert all(t.reply == f"You said: {t.message}" for t in transcript)

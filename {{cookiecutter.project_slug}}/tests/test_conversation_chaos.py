@@ -17,7 +17,10 @@ from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.devtools.stack import dev_server_command
 from {{ cookiecutter.package_name }}.models import ConversationLimits, TurnOutcome
-from {{ cookiecutter.package_name }}.runtime import conversations
+from {{ cookiecutter.package_name }}.runtime import (
+    conversation_history,
+    conversations,
+)
 
 from tests.agent_support import running_workers, script, settings_for, unique_queue
 from tests.support import free_port
@@ -74,7 +77,7 @@ async def test_worker_killed_mid_llm_and_mid_tool_the_caller_gets_its_reply_once
     keys = sorted(email["idempotency_key"] for email in fake.emails)
     wid = conversations.workflow_id(cid)
     assert keys == [f"{wid}/tool-1-send_email", f"{wid}/tool-3-send_email"]
-    turns = await conversations.transcript(dev_client, cid)
+    turns = await conversation_history.transcript(dev_client, cid)
     assert [t.turn for t in turns] == [1, 2]
 
 
@@ -103,7 +106,7 @@ async def test_temporal_server_killed_between_turns_no_turn_lost(tmp_path: Path)
                 server.wait(timeout=10)
                 server = launch(command)
                 second = await _retrying(say, "after", 60)
-                turns = await conversations.transcript(client, cid)
+                turns = await conversation_history.transcript(client, cid)
     finally:
         server.terminate()
         server.wait(timeout=30)

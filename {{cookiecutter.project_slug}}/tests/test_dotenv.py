@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from {{ cookiecutter.package_name }}.config import Settings, load_settings
 from {{ cookiecutter.package_name }}.runtime.client import connect_config
 
-from tests.support import CONFIG_PREFIXES
+from tests.support import CONFIG_PREFIXES, run_cli
 from tests.test_telemetry import SPAN_SCRIPT, _OtlpReceiver
 
 PRODUCTION = {
@@ -27,22 +27,6 @@ PRODUCTION = {
     "AGENT_PAYLOAD_ENCRYPTION": "false",
     "OPENAI_API_KEY": "sk-test-not-a-placeholder",
 }
-
-
-def _cli(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-    child_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *args],
-        capture_output=True,
-        text=True,
-        env=child_env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
 
 
 def _write_env(directory: Path, values: dict[str, str]) -> None:
@@ -66,9 +50,9 @@ def test_temporal_connection_from_dotenv_or_environment(
     def run(values: dict[str, str]) -> subprocess.CompletedProcess[str]:
         if source == ".env":
             _write_env(tmp_path, values)
-            return _cli(tmp_path, "pending", "--json")
+            return run_cli("pending", "--json", cwd=tmp_path)
         (tmp_path / ".env").unlink(missing_ok=True)
-        return _cli(tmp_path, "pending", "--json", env=values)
+        return run_cli("pending", "--json", env=values, cwd=tmp_path)
 
     found = run({"TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_NAMESPACE": "default"})
     assert found.returncode == 0, found.stderr

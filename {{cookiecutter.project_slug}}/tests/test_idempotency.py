@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
@@ -18,9 +16,10 @@ from tests.agent_support import (
     run_agent,
     running_workers,
     script,
+    scripted_worker_env,
     settings_for,
-    start_worker_process,
     unique_queue,
+    worker_processes,
 )
 
 SEND = {
@@ -57,28 +56,19 @@ async def test_worker_killed_mid_tool_step_resumes_and_the_effect_happens_once(
     with FakeLlmServer(EMAIL_SCRIPT, outbox_hold_first=True) as fake:
         queue = unique_queue()
         env = {
-            "TEMPORAL_ADDRESS": temporal_address,
-            "AGENT_TASK_QUEUE": queue,
-            "OPENAI_BASE_URL": fake.base_url,
-            "AGENT_LLM_MODEL": "scripted",
+            **scripted_worker_env(temporal_address, queue, fake.base_url),
             "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
             "AGENT_APPROVAL_TOOLS": '{"send_email": false}',
         }
-        first = start_worker_process(env)
-        second = None
-        try:
+        with worker_processes(env) as workers:
+            first = workers.start()
             handle = await start_run(dev_client, AgentRequest(task="email it"), task_queue=queue)
             # The email went out and the worker is waiting for the answer: kill it now.
             assert await asyncio.to_thread(fake.effect_performed.wait, 60)
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
+            workers.kill(first)
             fake.release.set()
-            second = start_worker_process(env)
+            workers.start()
             result = await asyncio.wait_for(handle.result(), timeout=90)
-        finally:
-            stop_process(first)
-            if second is not None:
-                stop_process(second)
     key = f"{handle.id}/tool-1-send_email"
     assert result.status == "completed", result.reason
     assert len(fake.emails) == 1

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
-from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
@@ -19,9 +17,10 @@ from tests.agent_support import (
     LOOP_ENV,
     running_workers,
     script,
+    scripted_worker_env,
     settings_for,
-    start_worker_process,
     unique_queue,
+    worker_processes,
 )
 from tests.approval_support import cli, wait_for_pending
 from tests.mcp_support import http_orders, orders_http_server, refunds, stdio_orders
@@ -73,29 +72,20 @@ async def test_worker_killed_mid_mcp_call_refunds_once(
     ):
         queue = unique_queue()
         env = {
-            "TEMPORAL_ADDRESS": temporal_address,
-            "AGENT_TASK_QUEUE": queue,
-            "OPENAI_BASE_URL": fake.base_url,
-            "AGENT_LLM_MODEL": "scripted",
+            **scripted_worker_env(temporal_address, queue, fake.base_url),
             "AGENT_MCP_SERVERS": json.dumps([http_orders(url)]),
         }
-        first = start_worker_process(env)
-        second = None
-        try:
+        with worker_processes(env) as workers:
+            first = workers.start()
             handle = await start_run(dev_client, AgentRequest(task="refund"), task_queue=queue)
             deadline = asyncio.get_running_loop().time() + 60
             while not refunds(ledger):
                 assert asyncio.get_running_loop().time() < deadline, "no refund was made"
                 await asyncio.sleep(0.05)
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
-            second = start_worker_process(env)
+            workers.kill(first)
+            workers.start()
             # The retry (after the heartbeat timeout) carries the same key: a duplicate.
             result = await asyncio.wait_for(handle.result(), timeout=90)
-        finally:
-            stop_process(first)
-            if second is not None:
-                stop_process(second)
     assert result.status == "completed", result.reason
     [refund] = refunds(ledger)
     assert refund["idempotency_key"] == f"{handle.id}/mcp-1-orders-create_refund"

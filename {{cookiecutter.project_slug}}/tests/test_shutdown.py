@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
-from tests.agent_support import script, start_worker_process, unique_queue
+from tests.agent_support import script, scripted_worker_env, start_worker_process, unique_queue
 from tests.support import CONFIG_PREFIXES, free_port
 
 SEND = {
@@ -72,10 +72,7 @@ async def test_sigterm_mid_tool_step_finishes_the_step_exits_0_and_the_run_conti
         queue = unique_queue()
         health_port, metrics_port = free_port(), free_port()
         env = {
-            "TEMPORAL_ADDRESS": temporal_address,
-            "AGENT_TASK_QUEUE": queue,
-            "OPENAI_BASE_URL": fake.base_url,
-            "AGENT_LLM_MODEL": "scripted",
+            **scripted_worker_env(temporal_address, queue, fake.base_url),
             "AGENT_EMAIL_ENDPOINT_URL": fake.outbox_url,
             # This test is about shutdown, not the approval gate.
             "AGENT_APPROVAL_TOOLS": '{"send_email": false}',

@@ -28,7 +28,7 @@ from mcp.types import CallToolResult, RequestParamsMeta, TextContent
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ..agent.tooling import heartbeating
+from ..agent.tooling import function_schema, heartbeating
 from ..mcp_config import TOOL_NAME, McpServerConfig, namespaced
 from ..models import CALL_MCP_TOOL, McpCallRequest, ToolResult
 from ..observability.redaction import SECRET_VALUES
@@ -56,14 +56,8 @@ class McpTool:
         return namespaced(self.server, self.tool)
 
     def openai_schema(self) -> dict[str, Any]:
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.input_schema or {"type": "object", "properties": {}},
-            },
-        }
+        parameters = self.input_schema or {"type": "object", "properties": {}}
+        return function_schema(self.name, self.description, parameters)
 
 
 class McpAuthRefusedError(Exception):

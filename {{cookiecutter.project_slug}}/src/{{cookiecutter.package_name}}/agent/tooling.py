@@ -71,14 +71,15 @@ class Tool(ABC):
         return self.Args.model_validate(arguments)
 
     def openai_schema(self) -> dict[str, Any]:
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.Args.model_json_schema(),
-            },
-        }
+        return function_schema(self.name, self.description, self.Args.model_json_schema())
+
+
+def function_schema(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool as the OpenAI API lists it to the model (our tools and MCP servers' tools)."""
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": parameters},
+    }
 
 
 def describe_validation_error(error: ValidationError) -> str:

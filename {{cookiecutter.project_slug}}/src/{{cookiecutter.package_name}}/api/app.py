@@ -1,4 +1,4 @@
-"""HTTP API: health, runs, approvals, conversations (``conversations.py``), the approval page.
+"""HTTP API: health, the approval page and the live page; runs (``runs.py``), conversations.
 
 Auth: every route except health needs ``Authorization: Bearer <token>``; each
 token in ``AGENT_API_TOKENS`` maps to one identity (no token or an unknown one:
@@ -17,38 +17,24 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from .. import SERVICE_NAME, __version__
 from ..config import Settings
-from ..models import AgentRequest, AgentStatus, ApprovalRecord, DecideRequest, Decision
 from ..observability.health import HealthMonitor, HealthReport
-from ..runtime.approvals import ApprovalError, ErrorKind, decide, list_pending, pending_of
+from ..runtime.approvals import ApprovalError, list_pending
 from ..runtime.client import TemporalUnavailableError, connect
 from ..runtime.health_checks import TemporalCheck
-from ..runtime.runs import start_run
 from .approval_page import approvals_page, login_page
-from .auth import Auth, Caller
+from .auth import Auth
 from .conversations import conversation_routes
 from .events import events_response
 from .live_page import LIVE_JS, live_page
-from .schemas import DecisionBody, PendingRunView, RunRequest, RunStarted
+from .runs import decider, run_routes
+from .schemas import DecisionBody
 
 SESSION_COOKIE = "approval_session"
 NOTICE_COOKIE = "approval_notice"  # the last decision's one-line outcome, shown once
-# How each refusal maps onto an HTTP status.
-STATUS_OF: dict[ErrorKind, int] = {
-    "no_such_run": status.HTTP_404_NOT_FOUND,
-    "unknown_approval": status.HTTP_404_NOT_FOUND,
-    "not_running": status.HTTP_409_CONFLICT,
-    "nothing_pending": status.HTTP_409_CONFLICT,
-    "already_decided": status.HTTP_409_CONFLICT,
-    "not_allowed": status.HTTP_403_FORBIDDEN,
-    "invalid": 422,
-    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
-}
 
 
 class Temporal:
@@ -67,10 +53,6 @@ class Temporal:
                 except TemporalUnavailableError as error:
                     raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
             return self._client
-
-
-def _refused(error: ApprovalError) -> HTTPException:
-    return HTTPException(STATUS_OF[error.kind], detail=str(error))
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -103,61 +85,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def ready() -> JSONResponse:
         return _respond(await monitor.ready())
 
-    @app.post("/runs", status_code=status.HTTP_201_CREATED)
-    async def create_run(body: RunRequest, user: Caller) -> RunStarted:
-        fields = {k: v for k, v in body.model_dump().items() if v is not None}
-        try:
-            request = AgentRequest.model_validate({"user_id": user, **fields})
-        except ValidationError as error:
-            raise HTTPException(422, detail=error.errors(include_url=False)) from None
-        client = await temporal.client()
-        try:
-            handle = await start_run(client, request, task_queue=settings.task_queue)
-        except RPCError as error:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, error.message) from None
-        return RunStarted(workflow_id=handle.id)
-
-    @app.get("/runs/{workflow_id}")
-    async def get_run(workflow_id: str, user: Caller) -> AgentStatus:
-        try:
-            return await pending_of(await temporal.client(), workflow_id)
-        except ApprovalError as error:
-            raise _refused(error) from None
-
-    @app.get("/runs/{workflow_id}/events")
-    async def run_events(workflow_id: str, request: Request, user: Caller) -> StreamingResponse:
-        """The run's live events as Server-Sent Events (``Last-Event-ID`` resumes)."""
-        return await events_response(await temporal.client(), workflow_id, request)
-
-    @app.get("/approvals")
-    async def get_approvals(user: Caller) -> list[PendingRunView]:
-        try:
-            runs = await list_pending(await temporal.client())
-        except ApprovalError as error:
-            raise _refused(error) from None
-        return [PendingRunView(**vars(run)) for run in runs if run.approvals or run.error]
-
-    async def _decide(
-        decision: Decision, workflow_id: str, body: DecisionBody, user: str
-    ) -> ApprovalRecord:
-        if not auth.may_decide(user):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user} is not an approver")
-        request = DecideRequest(
-            decision=decision, approval_id=body.approval_id, approver=user, reason=body.reason
-        )
-        try:
-            return await decide(await temporal.client(), workflow_id, request)
-        except ApprovalError as error:
-            raise _refused(error) from None
-
-    @app.post("/runs/{workflow_id}/approve")
-    async def approve(workflow_id: str, body: DecisionBody, user: Caller) -> ApprovalRecord:
-        return await _decide("approve", workflow_id, body, user)
-
-    @app.post("/runs/{workflow_id}/reject")
-    async def reject(workflow_id: str, body: DecisionBody, user: Caller) -> ApprovalRecord:
-        return await _decide("reject", workflow_id, body, user)
-
+    # The JSON routes: runs and their approvals (runs.py), conversations (conversations.py).
+    _decide = decider(auth, temporal.client)
+    app.include_router(run_routes(settings, temporal.client, _decide))
     app.include_router(conversation_routes(settings, temporal.client))
 
     # --- the approval page --------------------------------------------------

@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from ..config import Settings
 from ..models import ConversationStatus, TurnOutcome, TurnRecord
-from ..runtime import conversations
+from ..runtime import conversation_history, conversations
 from ..runtime.conversations import ConversationError, ErrorKind
 from .auth import Caller
 from .events import events_response
@@ -79,7 +79,7 @@ def conversation_routes(settings: Settings, client: Callable[[], Awaitable[Clien
     async def read(conversation_id: str, user: Caller) -> ConversationView:
         temporal = await client()
         try:
-            transcript = await conversations.transcript(temporal, conversation_id, user=user)
+            transcript = await conversation_history.transcript(temporal, conversation_id, user=user)
             current = await conversations.status(temporal, conversation_id, user=user)
         except ConversationError as error:
             raise _http(error) from None
@@ -101,7 +101,7 @@ def conversation_routes(settings: Settings, client: Callable[[], Awaitable[Clien
     @router.get("")
     async def mine(user: Caller) -> list[ConversationListItem]:
         try:
-            found = await conversations.list_conversations(await client(), user=user)
+            found = await conversation_history.list_conversations(await client(), user=user)
         except ConversationError as error:
             raise _http(error) from None
         return [ConversationListItem(conversation_id=c.conversation_id, open=c.open) for c in found]

@@ -11,8 +11,9 @@ import typer
 from .. import SERVICE_NAME
 from ..config import Settings, load_settings
 from ..models import ConversationStatus, TurnOutcome, TurnRecord
-from ..runtime import conversations
-from ..runtime.conversations import ConversationError, ConversationSummary
+from ..runtime import conversation_history, conversations
+from ..runtime.conversation_history import ConversationSummary
+from ..runtime.conversations import ConversationError
 from .common import connect_or_fail, fail, run_async
 
 commands = typer.Typer()
@@ -91,7 +92,7 @@ def list_conversations(
     async def go() -> list[ConversationSummary]:
         client = await connect_or_fail(settings)
         try:
-            return await conversations.list_conversations(
+            return await conversation_history.list_conversations(
                 client, user=user, include_closed=include_closed
             )
         except ConversationError as error:
@@ -129,7 +130,7 @@ def transcript(
     async def go() -> list[TurnRecord]:
         client = await connect_or_fail(settings)
         try:
-            return await conversations.transcript(client, conversation_id)
+            return await conversation_history.transcript(client, conversation_id)
         except ConversationError as error:
             fail(str(error))
 

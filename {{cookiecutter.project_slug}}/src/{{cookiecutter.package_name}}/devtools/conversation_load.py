@@ -16,9 +16,9 @@ import uuid
 from temporalio.client import Client
 
 from ..models import ConversationLimits
-from ..runtime import conversations
+from ..runtime import conversation_history, conversations
 from ..runtime.conversations import ConversationError
-from .loadtest import LoadReport, RunSample, check_answer, percentile
+from .loadtest import LoadReport, RunSample, check_answer, summarise
 
 MESSAGE = "loadtest {batch} #{index}: how long does a refund take?"
 
@@ -65,7 +65,7 @@ async def _one_conversation(
             )
         )
     # The transcript holds this conversation's messages, in order, and nobody else's.
-    recorded = [t.message for t in await conversations.transcript(client, cid)]
+    recorded = [t.message for t in await conversation_history.transcript(client, cid)]
     expected = [MESSAGE.format(batch=batch, index=number * turns + t) for t in range(turns)]
     if recorded != expected:
         samples[-1].cross_talk = True
@@ -95,22 +95,4 @@ async def run_conversation_load(
     chains = await asyncio.gather(*(limited(n) for n in range(conversations_count)))
     wall = time.perf_counter() - started
     samples = [sample for chain in chains for sample in chain]
-    latencies = [sample.seconds for sample in samples if sample.status != "error"]
-    errors = sum(1 for sample in samples if sample.status != "completed")
-    total = len(samples)
-    return LoadReport(
-        runs=total,
-        concurrency=concurrency,
-        llm_latency_ms=llm_latency_ms,
-        wall_seconds=wall,
-        throughput_per_second=total / wall if wall else 0.0,
-        p50_seconds=percentile(latencies, 0.50),
-        p95_seconds=percentile(latencies, 0.95),
-        p99_seconds=percentile(latencies, 0.99),
-        mean_seconds=sum(latencies) / len(latencies) if latencies else 0.0,
-        errors=errors,
-        error_rate=errors / total if total else 0.0,
-        retries=0,
-        cross_talk=sum(1 for sample in samples if sample.cross_talk),
-        samples=samples,
-    )
+    return summarise(samples, concurrency=concurrency, llm_latency_ms=llm_latency_ms, wall=wall)

@@ -131,23 +131,40 @@ async def run_load(
     started = time.perf_counter()
     samples = await asyncio.gather(*(limited(index) for index in range(runs)))
     wall = time.perf_counter() - started
+    return summarise(
+        list(samples),
+        concurrency=concurrency,
+        llm_latency_ms=llm_latency_ms,
+        wall=wall,
+    )
+
+
+def summarise(
+    samples: list[RunSample],
+    *,
+    concurrency: int,
+    llm_latency_ms: float | None,
+    wall: float,
+) -> LoadReport:
+    """The report of measured samples: latency percentiles, throughput, errors."""
+    total = len(samples)
     latencies = [sample.seconds for sample in samples if sample.status != "error"]
     errors = sum(1 for sample in samples if sample.status != "completed")
     return LoadReport(
-        runs=runs,
+        runs=total,
         concurrency=concurrency,
         llm_latency_ms=llm_latency_ms,
         wall_seconds=wall,
-        throughput_per_second=runs / wall if wall else 0.0,
+        throughput_per_second=total / wall if wall else 0.0,
         p50_seconds=percentile(latencies, 0.50),
         p95_seconds=percentile(latencies, 0.95),
         p99_seconds=percentile(latencies, 0.99),
         mean_seconds=sum(latencies) / len(latencies) if latencies else 0.0,
         errors=errors,
-        error_rate=errors / runs if runs else 0.0,
+        error_rate=errors / total if total else 0.0,
         retries=sum(sample.retries for sample in samples),
         cross_talk=sum(1 for sample in samples if sample.cross_talk),
-        samples=list(samples),
+        samples=samples,
     )
 
 

@@ -12,11 +12,10 @@ import asyncio
 import contextlib
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
-from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
@@ -28,7 +27,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -45,20 +43,19 @@ from ..models import (
     CONVERSATION_USER_ATTRIBUTE,
     SEND_MESSAGE_UPDATE,
     STATUS_QUERY,
-    TURN_MEMO,
     CloseRequest,
     ConversationLimits,
     ConversationRequest,
     ConversationResult,
     ConversationStatus,
     TurnOutcome,
-    TurnRecord,
     UserMessage,
 )
-from ..workflows.conversation import REFUSED_MOVING, ConversationWorkflow
+from ..workflows.conversation import ConversationWorkflow
+from ..workflows.conversation_state import CONVERSATION_OPEN as CONVERSATION_OPEN
+from ..workflows.conversation_state import CONVERSATION_USER as CONVERSATION_USER
+from ..workflows.conversation_turns import REFUSED_MOVING
 
-CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
-CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
 SEARCH_ATTRIBUTES = {
     CONVERSATION_OPEN_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
     CONVERSATION_USER_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -201,9 +198,7 @@ async def send_message(
                 f"transcript {conversation_id} (or status {wid})",
             ) from None
         except RPCError as error:
-            raise ConversationError(
-                "unavailable", f"conversation {conversation_id}: {error.message}"
-            ) from None
+            raise unavailable(conversation_id, error) from None
 
 
 async def status(
@@ -216,13 +211,9 @@ async def status(
             STATUS_QUERY, result_type=ConversationStatus, rpc_timeout=timedelta(seconds=10)
         )
     except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise _not_found(conversation_id) from None
-        raise ConversationError(
-            "unavailable", f"conversation {conversation_id}: {error.message}"
-        ) from None
+        raise server_error(conversation_id, error) from None
     if user is not None and result.user_id != user:
-        raise _not_found(conversation_id)
+        raise not_found(conversation_id)
     return result
 
 
@@ -240,105 +231,7 @@ async def close(
         kind, message = _refusal(failed)
         raise ConversationError(_KINDS.get(kind, "invalid"), message) from None
     except RPCError as error:
-        raise ConversationError(
-            "unavailable", f"conversation {conversation_id}: {error.message}"
-        ) from None
-
-
-@dataclass(frozen=True)
-class ConversationSummary:
-    conversation_id: str
-    user_id: str | None
-    started_at: datetime | None
-    open: bool
-
-
-async def list_conversations(
-    client: Client, *, user: str | None = None, include_closed: bool = False, limit: int = 100
-) -> list[ConversationSummary]:
-    """Open conversations (all of them with ``include_closed``), a user's only when given."""
-    clauses = [f"WorkflowType = '{ConversationWorkflow.__name__}'"]
-    if not include_closed:
-        clauses.append(f"{CONVERSATION_OPEN_ATTRIBUTE} = true AND ExecutionStatus = 'Running'")
-    if user is not None:
-        escaped = user.replace("\\", "\\\\").replace("'", "\\'")
-        clauses.append(f"{CONVERSATION_USER_ATTRIBUTE} = '{escaped}'")
-    found: list[ConversationSummary] = []
-    try:
-        async for execution in client.list_workflows(" AND ".join(clauses), limit=limit):
-            attributes = execution.typed_search_attributes
-            found.append(
-                ConversationSummary(
-                    conversation_id=execution.id.removeprefix(CONVERSATION_ID_PREFIX),
-                    user_id=attributes.get(CONVERSATION_USER),
-                    started_at=execution.start_time,
-                    open=bool(attributes.get(CONVERSATION_OPEN)),
-                )
-            )
-    except RPCError as error:
-        if (
-            CONVERSATION_OPEN_ATTRIBUTE in error.message
-            or CONVERSATION_USER_ATTRIBUTE in error.message
-        ):
-            raise ConversationError(
-                "unavailable",
-                "the conversation search attributes are not registered in this namespace; "
-                "register them with: " + " && ".join(REGISTER_COMMANDS),
-            ) from None
-        raise ConversationError(
-            "unavailable", f"cannot list conversations: {error.message}"
-        ) from None
-    return found
-
-
-async def transcript(
-    client: Client, conversation_id: str, *, user: str | None = None
-) -> list[TurnRecord]:
-    """Every turn, across every run: each run's history holds its turns (one memo each).
-
-    Walks the run chain backwards from the latest run through the runs it
-    continued from, so a conversation of any length reads back whole.
-    """
-    wid = workflow_id(conversation_id)
-    turns: list[TurnRecord] = []
-    run_id: str | None = None
-    first = True
-    while True:
-        handle = client.get_workflow_handle(wid, run_id=run_id)
-        previous: str | None = None
-        try:
-            async for event in handle.fetch_history_events():
-                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-                    started = event.workflow_execution_started_event_attributes
-                    previous = started.continued_execution_run_id or None
-                    if first and user is not None:
-                        await _check_owner(client, started.input.payloads, conversation_id, user)
-                elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
-                    fields = (
-                        event.workflow_properties_modified_event_attributes.upserted_memo.fields
-                    )
-                    if TURN_MEMO in fields:
-                        [record] = await client.data_converter.decode(
-                            [fields[TURN_MEMO]], [TurnRecord]
-                        )
-                        turns.append(record)
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise _not_found(conversation_id) from None
-            raise ConversationError(
-                "unavailable", f"conversation {conversation_id}: {error.message}"
-            ) from None
-        first = False
-        if previous is None:
-            break
-        run_id = previous
-    return sorted(turns, key=lambda record: record.turn)
-
-
-async def _check_owner(client: Client, payloads: object, conversation_id: str, user: str) -> None:
-    [request] = await client.data_converter.decode(payloads, [ConversationRequest])  # type: ignore[arg-type]
-    if request.user_id != user:
-        raise _not_found(conversation_id)
+        raise unavailable(conversation_id, error) from None
 
 
 def _attributes(user_id: str | None) -> TypedSearchAttributes:
@@ -367,7 +260,7 @@ async def _closed(client: Client, conversation_id: str, sender: str | None) -> C
     if sender is not None:
         owner = (await handle.describe()).typed_search_attributes.get(CONVERSATION_USER)
         if owner != sender:
-            return _not_found(conversation_id)
+            return not_found(conversation_id)
     return ConversationError(
         "closed",
         f"conversation {conversation_id} is closed ({result.close_reason}); "
@@ -375,8 +268,19 @@ async def _closed(client: Client, conversation_id: str, sender: str | None) -> C
     )
 
 
-def _not_found(conversation_id: str) -> ConversationError:
+def not_found(conversation_id: str) -> ConversationError:
     return ConversationError("not_found", f"no such conversation: {conversation_id}")
+
+
+def unavailable(conversation_id: str, error: RPCError) -> ConversationError:
+    return ConversationError("unavailable", f"conversation {conversation_id}: {error.message}")
+
+
+def server_error(conversation_id: str, error: RPCError) -> ConversationError:
+    """A failed read: "not found" when the server has no such workflow, else "unavailable"."""
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return not_found(conversation_id)
+    return unavailable(conversation_id, error)
 
 
 _KINDS: dict[str, ErrorKind] = {

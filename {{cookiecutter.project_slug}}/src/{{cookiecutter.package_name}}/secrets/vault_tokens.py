@@ -1,7 +1,7 @@
 """Vault's token calls: log in by the configured method, mint a scope's child token.
 
-The provider (``vault.py``) decides when to log in, when to mint and what to
-cache; this module makes the calls and reads what Vault granted.
+The provider's session (``vault_session.py``) decides when to log in, when to
+mint and what to cache; this module makes the calls and reads what Vault granted.
 """
 
 from __future__ import annotations

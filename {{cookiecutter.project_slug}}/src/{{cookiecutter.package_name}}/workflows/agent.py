@@ -18,24 +18,20 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from ..models import (
-        APPROVE_SIGNAL,
-        DECIDE_UPDATE,
-        REJECT_SIGNAL,
         STATUS_QUERY,
         WORKFLOW_TYPE,
         AgentRequest,
         AgentResult,
         AgentState,
         AgentStatus,
-        ApprovalRecord,
         ChatMessage,
-        DecideRequest,
         ResultStatus,
         failed_tool_steps,
     )
     from ..observability import workflow_telemetry
 
 from .agent_loop import AgentLoop
+from .approval_handlers import ApprovalHandlers
 from .events import RunEvents
 from .steps import Budget, LoopContext, RunEndError
 
@@ -43,7 +39,7 @@ from .steps import Budget, LoopContext, RunEndError
 # A request that does not validate (missing task, negative budget, wrong types)
 # fails the run at once instead of retrying the workflow task forever.
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=[ValidationError])
-class AgentWorkflow:
+class AgentWorkflow(ApprovalHandlers):
     # The loop this workflow runs (a test or a later version can swap in a subclass).
     loop_type: type[AgentLoop] = AgentLoop
 
@@ -114,41 +110,11 @@ class AgentWorkflow:
             "failed_steps": failed_tool_steps(state.steps),
         }
 
-    # --- approvals: signals for the temporal CLI / Web UI, an update for callers ----
-    # The handlers are declared here (their names are in the history); the gate decides.
+    # --- approvals: the handlers come from ApprovalHandlers; the gate decides ------
 
-    # Untyped on purpose (`*payload`): a payload that does not match would otherwise be
-    # dropped by the SDK before we see it; here it is checked, ignored and shown in status.
-    @workflow.signal(
-        name=APPROVE_SIGNAL,
-        description='Approve a pending tool call: {"approver": "alice", "reason": "..."}',
-    )
-    def approve(self, *payload: Any) -> None:
+    def _on_decision(self) -> None:
+        # A decision's span joins the run's trace.
         workflow_telemetry.link_to_run(self._run_span)
-        self._gate.on_signal("approve", payload)
-
-    @workflow.signal(
-        name=REJECT_SIGNAL,
-        description='Reject a pending tool call: {"approver": "alice", "reason": "..."}',
-    )
-    def reject(self, *payload: Any) -> None:
-        workflow_telemetry.link_to_run(self._run_span)
-        self._gate.on_signal("reject", payload)
-
-    @workflow.update(
-        name=DECIDE_UPDATE,
-        description="Approve or reject with an answer: refused decisions leave no trace",
-    )
-    def decide(self, request: DecideRequest) -> ApprovalRecord:
-        workflow_telemetry.link_to_run(self._run_span)
-        record = self._gate.check(request)
-        self._gate.apply(record, request.decision, request, "update")
-        return record
-
-    @decide.validator
-    def _validate_decide(self, request: DecideRequest) -> None:
-        # Runs before anything is written to history: a refusal here leaves no event.
-        self._gate.validate(request)
 
     async def _loop(self, request: AgentRequest) -> str:
         context = LoopContext(

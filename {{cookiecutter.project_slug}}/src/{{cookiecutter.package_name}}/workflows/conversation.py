@@ -4,8 +4,10 @@ A user message is the ``send_message`` update (sent with update-with-start, so
 the first message creates the conversation). Its validator refuses bad messages
 before anything is written; accepted messages queue up and run one at a time, in
 arrival order, each through the same agent loop as a one-task run
-(``agent_loop.AgentLoop``, with the approval gate). The update answers with the
-turn's outcome: the reply, the approval the turn waits for, or why it ended.
+(``agent_loop.AgentLoop``, with the approval gate and the same ``approve``,
+``reject`` and ``decide`` handlers: ``approval_handlers``), run and recorded by
+``conversation_runner.TurnRunner``. The update answers with the turn's outcome:
+the reply, the approval the turn waits for, or why it ended.
 
 Between turns (never inside one) the workflow condenses old turns when the
 context window is full (``context.fit_context``), continues as new when the
@@ -23,64 +25,36 @@ keeps its place; one further behind restarts at the oldest carried event.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from ..models import (
-        APPROVE_SIGNAL,
         CLOSE_UPDATE,
-        CONVERSATION_ID_PREFIX,
-        CONVERSATION_OPEN_ATTRIBUTE,
-        CONVERSATION_USER_ATTRIBUTE,
         CONVERSATION_WORKFLOW_TYPE,
-        DECIDE_UPDATE,
-        REJECT_SIGNAL,
         SEND_MESSAGE_UPDATE,
         STATUS_QUERY,
-        TURN_MEMO,
-        ApprovalRecord,
-        ChatMessage,
         CloseRequest,
         ConversationRequest,
         ConversationResult,
         ConversationState,
         ConversationStatus,
-        DecideRequest,
-        QueuedMessage,
-        ResultStatus,
-        RunState,
         TurnOutcome,
-        TurnRecord,
-        TurnStatus,
         UserMessage,
-        failed_tool_steps,
     )
 
 from .agent_loop import AgentLoop
-from .context import fit_context, trim_state
+from .approval_handlers import ApprovalHandlers
+from .conversation_runner import TurnRunner
+from .conversation_state import conversation_id, conversation_status, open_attributes
+from .conversation_turns import check_message
 from .events import RunEvents
-from .steps import Budget, LoopContext, RunEndError
 
-CONVERSATION_OPEN = SearchAttributeKey.for_bool(CONVERSATION_OPEN_ATTRIBUTE)
-CONVERSATION_USER = SearchAttributeKey.for_keyword(CONVERSATION_USER_ATTRIBUTE)
-# Refusal kinds of the send_message validator; "moving" means "retry in a moment".
-REFUSED_MOVING = "moving"
 # Live events carried into the next run by continue-as-new (bounds its input).
 CARRIED_EVENTS = 200
-# How a loop run's end reads as a turn's status.
-_TURN_STATUS: dict[ResultStatus, TurnStatus] = {
-    "completed": "replied",
-    "completed_with_failures": "replied_with_failures",
-    "rejected": "rejected",
-    "budget_exceeded": "budget_exceeded",
-    "failed": "failed",
-}
 
 
 # Deploys: a conversation open across a deploy replays its run on the new code, so a
@@ -90,7 +64,7 @@ _TURN_STATUS: dict[ResultStatus, TurnStatus] = {
 # Pinned runs (AGENT_VERSIONING_BEHAVIOR=pinned) move to a new current version at a
 # turn boundary when the server reports it (_note_deploy).
 @workflow.defn(name=CONVERSATION_WORKFLOW_TYPE, failure_exception_types=[ValidationError])
-class ConversationWorkflow:
+class ConversationWorkflow(ApprovalHandlers):
     # The loop each turn runs (a test or a later version can swap in a subclass).
     loop_type: type[AgentLoop] = AgentLoop
 
@@ -105,9 +79,8 @@ class ConversationWorkflow:
         # Live events for followers (chat, GET /conversations/{id}/events).
         self._events = RunEvents(request.stream)
         self._agent.events = self._events
-        self._current: QueuedMessage | None = None
-        # Outcomes of this run's turns, until their update handler has read them.
-        self._outcomes: dict[int, TurnOutcome] = {}
+        # Runs the turns; holds the current one and the outcomes not yet read.
+        self._turns = TurnRunner(request, self._conv, self._agent, self._events)
         # Continue-as-new is due: new messages are refused ("moving", the client
         # retries) while the queued ones finish, so no update is cut off.
         self._moving = False
@@ -135,9 +108,9 @@ class ConversationWorkflow:
                 self._note_deploy()
             if conv.closed:
                 break
-            await self._run_turn(conv.queue.pop(0))
+            await self._turns.run(conv.queue.pop(0))
         for queued in conv.queue:  # closed while these waited: say so to their callers
-            self._outcomes[queued.turn] = self._refusal(queued, f"closed: {conv.close_reason}")
+            self._turns.refuse(queued, f"closed: {conv.close_reason}")
         conv.queue.clear()
         self._mark_open(False)
         self._events.turn = None
@@ -146,7 +119,7 @@ class ConversationWorkflow:
         # Let in-flight handlers (the last turn's callers, decisions) finish first.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ConversationResult(
-            conversation_id=self._conversation_id(),
+            conversation_id=conversation_id(),
             close_reason=conv.close_reason,
             turns_done=conv.turns_done,
             tokens=conv.agent.tokens,
@@ -161,63 +134,30 @@ class ConversationWorkflow:
         description='Send a message: {"text": "..."}; answers the turn\'s outcome',
     )
     async def send_message(self, message: UserMessage) -> TurnOutcome:
-        conv = self._conv
-        queued = QueuedMessage(turn=conv.next_turn, text=message.text, received_at=workflow.now())
-        conv.next_turn += 1
-        conv.last_message_at = queued.received_at
-        conv.queue.append(queued)
+        queued = self._turns.enqueue(message)
         self._note_deploy()
         answered: list[TurnOutcome] = []
 
         def ready() -> bool:
-            outcome = self._answer(queued.turn)
+            outcome = self._turns.answer(queued.turn)
             if outcome is not None:
                 answered[:] = [outcome]
             return outcome is not None
 
         await workflow.wait_condition(ready)
-        self._outcomes.pop(queued.turn, None)
+        self._turns.outcomes.pop(queued.turn, None)
         return answered[0]
 
     @send_message.validator
     def _validate_message(self, message: UserMessage) -> None:
         # Runs before anything is written: a refused message leaves no trace in the history.
-        limits = self._request.limits
-        conv = self._conv
-        if message.sender is not None and message.sender != self._request.user_id:
-            raise ApplicationError(
-                f"no such conversation: {self._conversation_id()}",
-                type="not_found",
-                non_retryable=True,
-            )
-        if not message.text.strip():
-            raise ApplicationError("the message is empty", type="empty", non_retryable=True)
-        if len(message.text) > limits.max_message_chars:
-            raise ApplicationError(
-                f"the message has {len(message.text)} characters; the limit is "
-                f"{limits.max_message_chars}",
-                type="too_long",
-                non_retryable=True,
-            )
-        if conv.closed:
-            raise ApplicationError(
-                f"the conversation is closed ({conv.close_reason})",
-                type="closed",
-                non_retryable=True,
-            )
-        if self._moving:
-            raise ApplicationError(
-                "the conversation is moving to a new run; send again in a moment",
-                type=REFUSED_MOVING,
-                non_retryable=True,
-            )
-        if len(conv.queue) >= limits.max_queued_messages:
-            raise ApplicationError(
-                f"{len(conv.queue)} messages are already waiting (limit "
-                f"{limits.max_queued_messages}); send again after the current turn",
-                type="queue_full",
-                non_retryable=True,
-            )
+        check_message(
+            message,
+            self._request,
+            self._conv,
+            moving=self._moving,
+            conversation_id=conversation_id(),
+        )
 
     @workflow.update(name=CLOSE_UPDATE, description='End the conversation: {"reason": "..."}')
     def close(self, request: CloseRequest) -> ConversationStatus:
@@ -235,189 +175,13 @@ class ConversationWorkflow:
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> ConversationStatus:
-        conv = self._conv
-        agent = conv.agent
-        return ConversationStatus(
-            conversation_id=self._conversation_id(),
-            user_id=self._request.user_id,
-            state="closed" if conv.closed and self._current is None else self._run_state(),
-            step=agent.step,
-            open=not conv.closed,
-            close_reason=conv.close_reason,
-            turn=self._current.turn if self._current else None,
-            turns_done=conv.turns_done,
-            queued=len(conv.queue),
-            tokens=agent.tokens,
-            cost_usd=agent.cost_usd,
-            runs=agent.runs,
-            summarised_turns=conv.summarised_turns,
-            history_length=workflow.info().get_current_history_length(),
-            steps=agent.steps,
-            approvals=agent.approvals,
-            recent=conv.recent,
-            ignored_signals=agent.ignored_signals,
+        return conversation_status(
+            self._request,
+            self._conv,
+            conversation_id=conversation_id(),
+            current=self._turns.current,
+            run_state=self._turns.run_state(),
         )
-
-    # --- approvals: the same handlers and gate as a one-task run --------------------
-
-    @workflow.signal(
-        name=APPROVE_SIGNAL,
-        description='Approve a pending tool call: {"approver": "alice", "reason": "..."}',
-    )
-    def approve(self, *payload: Any) -> None:
-        self._gate.on_signal("approve", payload)
-
-    @workflow.signal(
-        name=REJECT_SIGNAL,
-        description='Reject a pending tool call: {"approver": "alice", "reason": "..."}',
-    )
-    def reject(self, *payload: Any) -> None:
-        self._gate.on_signal("reject", payload)
-
-    @workflow.update(
-        name=DECIDE_UPDATE,
-        description="Approve or reject with an answer: refused decisions leave no trace",
-    )
-    def decide(self, request: DecideRequest) -> ApprovalRecord:
-        record = self._gate.check(request)
-        self._gate.apply(record, request.decision, request, "update")
-        return record
-
-    @decide.validator
-    def _validate_decide(self, request: DecideRequest) -> None:
-        self._gate.validate(request)
-
-    # --- turns ------------------------------------------------------------------------
-
-    async def _run_turn(self, message: QueuedMessage) -> None:
-        conv = self._conv
-        agent = conv.agent
-        limits = self._request.limits
-        self._current = message
-        self._events.turn = message.turn
-        refusal = self._conversation_budget_spent()
-        if refusal is not None:
-            self._finish_turn(message, "refused", None, refusal)
-            return
-        await fit_context(conv, limits, self._request.model, f"summary-{message.turn}")
-        agent.messages.append(ChatMessage(role="user", content=message.text))
-        agent.invalid_tool_calls = 0  # tool errors count per turn
-        context = LoopContext(
-            task=message.text,
-            model=self._request.model,
-            user_id=self._request.user_id,
-            tenant_id=self._request.tenant_id,
-        )
-        # The turn's budget, capped by what is left of the conversation's.
-        budget = Budget(
-            max_steps=limits.turn_max_steps,
-            tokens=min(limits.turn_token_budget, limits.token_budget - agent.tokens),
-            cost_usd=min(limits.turn_cost_budget_usd, limits.cost_budget_usd - agent.cost_usd),
-            start_step=agent.step,
-            start_tokens=agent.tokens,
-            start_cost_usd=agent.cost_usd,
-        )
-        started_tokens, started_cost = agent.tokens, agent.cost_usd
-        reply: str | None
-        steps_before = len(agent.steps)
-        try:
-            reply = await self._agent.run(context, budget)
-            status: TurnStatus = "replied"
-            reason = ""
-            failed = failed_tool_steps(agent.steps[steps_before:])
-            if failed:
-                # The model answered, but an effect it asked for did not happen.
-                status = "replied_with_failures"
-                reason = f"{len(failed)} tool call(s) failed: {', '.join(failed)}"
-        except RunEndError as ended:
-            status, reason, reply = _TURN_STATUS[ended.status], ended.reason, ended.answer
-        _answer_open_tool_calls(agent.messages, reason)
-        agent.messages.append(
-            ChatMessage(role="assistant", content=reply or f"(turn ended: {reason})")
-        )
-        self._finish_turn(
-            message,
-            status,
-            reply,
-            reason,
-            tokens=agent.tokens - started_tokens,
-            cost=agent.cost_usd - started_cost,
-        )
-
-    def _finish_turn(
-        self,
-        message: QueuedMessage,
-        status: TurnStatus,
-        reply: str | None,
-        reason: str,
-        *,
-        tokens: int = 0,
-        cost: float = 0.0,
-    ) -> None:
-        conv = self._conv
-        record = TurnRecord(
-            turn=message.turn,
-            message=message.text,
-            status=status,
-            reply=reply,
-            reason=reason,
-            tokens=tokens,
-            cost_usd=cost,
-            received_at=message.received_at,
-            finished_at=workflow.now(),
-        )
-        conv.turns_done += 1
-        # One history event per turn holds the turn: `transcript` reads them back.
-        workflow.upsert_memo({TURN_MEMO: record})
-        trim_state(conv, record)
-        self._outcomes[message.turn] = TurnOutcome(
-            conversation_id=self._conversation_id(),
-            turn=message.turn,
-            status=status,
-            reply=reply,
-            reason=reason,
-        )
-        self._current = None
-        self._events.publish("turn_finished", conv.agent.step, status=status, text=reason)
-        workflow.logger.info("turn %d: %s", message.turn, status, extra={"tokens": tokens})
-
-    def _answer(self, turn: int) -> TurnOutcome | None:
-        """The outcome a caller gets: the finished turn, or the approval it waits for."""
-        outcome = self._outcomes.get(turn)
-        if outcome is not None:
-            return outcome
-        current = self._current
-        if current is None or current.turn != turn:
-            return None
-        pending = [a for a in self._conv.agent.approvals if a.state == "pending"]
-        if not pending:
-            return None
-        return TurnOutcome(
-            conversation_id=self._conversation_id(),
-            turn=turn,
-            status="awaiting_approval",
-            reason=f"{pending[0].tool} waits for a decision ({pending[0].approval_id})",
-            approval=pending[0],
-        )
-
-    def _refusal(self, message: QueuedMessage, reason: str) -> TurnOutcome:
-        return TurnOutcome(
-            conversation_id=self._conversation_id(),
-            turn=message.turn,
-            status="refused",
-            reason=reason,
-        )
-
-    def _conversation_budget_spent(self) -> str | None:
-        limits = self._request.limits
-        conv = self._conv
-        if conv.turns_done >= limits.max_turns:
-            return f"turn limit reached: {conv.turns_done} of {limits.max_turns} turns"
-        if conv.agent.tokens >= limits.token_budget:
-            return f"conversation token budget spent: {conv.agent.tokens} tokens"
-        if conv.agent.cost_usd >= limits.cost_budget_usd:
-            return f"conversation cost budget spent: ${conv.agent.cost_usd:.6f}"
-        return None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -428,9 +192,7 @@ class ConversationWorkflow:
             workflow.logger.info("conversation closed: %s", reason)
 
     def _mark_open(self, is_open: bool) -> None:
-        updates: list[SearchAttributeUpdate[Any]] = [CONVERSATION_OPEN.value_set(is_open)]
-        if self._request.user_id:
-            updates.append(CONVERSATION_USER.value_set(self._request.user_id))
+        updates = open_attributes(is_open, self._request.user_id)
         workflow.upsert_search_attributes(updates)
 
     def _continue_as_new_due(self) -> bool:
@@ -463,28 +225,3 @@ class ConversationWorkflow:
             # The new run starts on the current version (a pinned run would inherit the old one).
             initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
         )
-
-    def _run_state(self) -> RunState:
-        return self._agent.run_state if self._current is not None else "idle"
-
-    def _conversation_id(self) -> str:
-        return workflow.info().workflow_id.removeprefix(CONVERSATION_ID_PREFIX)
-
-
-def _answer_open_tool_calls(messages: list[ChatMessage], reason: str) -> None:
-    """A turn that ended mid-step leaves tool calls without results; answer them.
-
-    Models refuse a conversation in which a tool call has no result, so the next
-    turn would fail; each open call gets "not run" with the reason instead.
-    """
-    answered = {m.tool_call_id for m in messages if m.role == "tool"}
-    last = next((m for m in reversed(messages) if m.role == "assistant"), None)
-    if last is None:
-        return
-    for call in last.tool_calls:
-        if call.id not in answered:
-            messages.append(
-                ChatMessage(
-                    role="tool", content=f"not run: the turn ended ({reason})", tool_call_id=call.id
-                )
-            )

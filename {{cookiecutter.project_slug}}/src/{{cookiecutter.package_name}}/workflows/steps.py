@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -100,16 +101,8 @@ async def call_llm(state: AgentState, model: str | None) -> LlmResponse:
     activity_id = f"llm-{state.step}"
     started = workflow.now()
     try:
-        response: LlmResponse = await workflow.execute_activity(
-            CALL_LLM,
-            LlmRequest(messages=state.messages, model=model, step=state.step),
-            result_type=LlmResponse,
-            activity_id=activity_id,
-            task_queue=llm_task_queue(workflow.info().task_queue),
-            start_to_close_timeout=policies.LLM_START_TO_CLOSE,
-            schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
-            heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
-            retry_policy=policies.LLM_RETRY,
+        response = await _execute_llm(
+            LlmRequest(messages=state.messages, model=model, step=state.step), activity_id
         )
     except ActivityError as error:
         reason = f"LLM call failed at step {state.step}: {_cause(error)}"
@@ -124,23 +117,30 @@ async def call_llm(state: AgentState, model: str | None) -> LlmResponse:
             )
         )
         raise RunEndError("failed", reason) from error
-    state.tokens += response.prompt_tokens + response.completion_tokens
-    state.cost_usd += response.cost_usd
-    state.steps.append(
-        StepRecord(
-            step=state.step,
-            kind="llm",
-            activity_id=activity_id,
-            model=response.model,
-            endpoint=response.endpoint,
-            prompt_tokens=response.prompt_tokens,
-            completion_tokens=response.completion_tokens,
-            cost_usd=response.cost_usd,
-            outcome="tool_calls" if response.tool_calls else "answer",
-            detail=", ".join(call.name for call in response.tool_calls),
-            duration_seconds=_since(started),
-            attempt=response.attempt,
-        )
+    _record_llm(
+        state,
+        activity_id,
+        response,
+        started,
+        outcome="tool_calls" if response.tool_calls else "answer",
+        detail=", ".join(call.name for call in response.tool_calls),
+        endpoint=response.endpoint,
+    )
+    return response
+
+
+async def _execute_llm(request: LlmRequest, activity_id: str) -> LlmResponse:
+    """The ``call_llm`` activity with the LLM's queue, timeouts and retries."""
+    response: LlmResponse = await workflow.execute_activity(
+        CALL_LLM,
+        request,
+        result_type=LlmResponse,
+        activity_id=activity_id,
+        task_queue=llm_task_queue(workflow.info().task_queue),
+        start_to_close_timeout=policies.LLM_START_TO_CLOSE,
+        schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
+        heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
+        retry_policy=policies.LLM_RETRY,
     )
     return response
 
@@ -235,6 +235,37 @@ def record_tool(
     )
 
 
+def _record_llm(
+    state: AgentState,
+    activity_id: str,
+    response: LlmResponse,
+    started: datetime,
+    *,
+    outcome: Literal["answer", "tool_calls"],
+    detail: str,
+    endpoint: Literal["primary", "fallback"] | None = None,
+) -> None:
+    """Count a model call's tokens and cost, and leave its step record."""
+    state.tokens += response.prompt_tokens + response.completion_tokens
+    state.cost_usd += response.cost_usd
+    state.steps.append(
+        StepRecord(
+            step=state.step,
+            kind="llm",
+            activity_id=activity_id,
+            model=response.model,
+            endpoint=endpoint,
+            prompt_tokens=response.prompt_tokens,
+            completion_tokens=response.completion_tokens,
+            cost_usd=response.cost_usd,
+            outcome=outcome,
+            detail=detail,
+            duration_seconds=_since(started),
+            attempt=response.attempt,
+        )
+    )
+
+
 def _since(started: datetime) -> float:
     return round((workflow.now() - started).total_seconds(), 3)
 
@@ -257,35 +288,12 @@ async def summarise(
     """
     started = workflow.now()
     try:
-        response: LlmResponse = await workflow.execute_activity(
-            CALL_LLM,
+        response = await _execute_llm(
             LlmRequest(messages=messages, model=model, step=state.step, purpose="summary"),
-            result_type=LlmResponse,
-            activity_id=activity_id,
-            task_queue=llm_task_queue(workflow.info().task_queue),
-            start_to_close_timeout=policies.LLM_START_TO_CLOSE,
-            schedule_to_close_timeout=policies.LLM_SCHEDULE_TO_CLOSE,
-            heartbeat_timeout=policies.LLM_HEARTBEAT_TIMEOUT,
-            retry_policy=policies.LLM_RETRY,
+            activity_id,
         )
     except ActivityError as error:
         workflow.logger.warning("summary failed: %s", _cause(error))
         return None
-    state.tokens += response.prompt_tokens + response.completion_tokens
-    state.cost_usd += response.cost_usd
-    state.steps.append(
-        StepRecord(
-            step=state.step,
-            kind="llm",
-            activity_id=activity_id,
-            model=response.model,
-            prompt_tokens=response.prompt_tokens,
-            completion_tokens=response.completion_tokens,
-            cost_usd=response.cost_usd,
-            outcome="answer",
-            detail="summary",
-            duration_seconds=_since(started),
-            attempt=response.attempt,
-        )
-    )
+    _record_llm(state, activity_id, response, started, outcome="answer", detail="summary")
     return response.content
