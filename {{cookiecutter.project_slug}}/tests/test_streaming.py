@@ -150,8 +150,43 @@ async def test_history_grows_by_batches_not_tokens(
     batches = [event for event in events if event.kind == "text"]
     assert "".join(event.text for event in batches) == long_answer
     signals = await publish_signals(dev_client, handle.id)
-    assert signals == len(batches)
-    assert signals <= MAX_BATCHES + 1
+    # Every batch but the last is a signal: the last comes with the step's result.
+    assert signals == len(batches) - 1
+    assert signals <= MAX_BATCHES
+
+
+@pytest.mark.parametrize("faults", [[], [{"status": 500}]], ids=["first-attempt", "retried"])
+async def test_a_reply_done_within_the_first_flush_window_costs_no_text_signal(
+    dev_client: Client, fake_llm: FakeLlmServer, faults: list[dict[str, Any]]
+) -> None:
+    secret = "short-reply-secret-0042"
+    SECRET_VALUES.add(secret)
+    reply = f"Refunds take five days; the code is {secret}."
+    fake_llm.script = script({"tool_calls": [SEARCH]}, {"content": reply, "faults": faults})
+    settings = settings_for(fake_llm, stream_first_flush_seconds=5.0)
+    async with running_workers(dev_client, settings) as queue:
+        handle = await start_run(dev_client, AgentRequest(task="refunds?"), task_queue=queue)
+        events = [event for _, event, _ in await collect(dev_client, handle.id)]
+        result = await handle.result()
+    assert result.answer == reply
+    kinds = [event.kind for event in events]
+    # The workflow published the whole reply when the step completed: after the step's
+    # start and (for a retried call) its retrying event, before the run's end.
+    retry = ["retrying"] if faults else []
+    assert kinds == [
+        "step_started",
+        "tool_started",
+        "tool_finished",
+        "step_started",
+        *retry,
+        "text",
+        "run_finished",
+    ]
+    text = events[kinds.index("text")]
+    assert text.text == reply.replace(secret, REDACTED)  # scrubbed by the activity
+    assert (text.step, text.attempt, text.turn) == (2, 2 if faults else 1, None)
+    # Only the retrying event was signalled.
+    assert await publish_signals(dev_client, handle.id) == len(retry)
 
 
 async def test_streaming_off_sends_no_text_but_the_steps(
