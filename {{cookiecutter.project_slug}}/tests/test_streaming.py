@@ -8,16 +8,21 @@ reply cut mid-stream is retried and followers see ``retrying`` then the new text
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.activities.events import MAX_BATCHES
+from {{ cookiecutter.package_name }}.activities.llm_stream import Reply, sse_data
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest, RunEvent
@@ -342,3 +347,73 @@ async def test_follow_from_an_offset_prints_the_rest_of_a_finished_run(
         "Five days.",
         "-- run finished: completed",
     ]
+
+
+async def _lines(*events: str) -> AsyncIterator[str]:
+    for event in events:
+        for line in event.splitlines():
+            yield line
+        yield ""
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    body = {
+        "id": "c1",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return "data: " + json.dumps(body)
+
+
+async def test_a_tool_call_streamed_in_pieces_is_put_back_together() -> None:
+    """As OpenAI streams it: id and name first, the arguments in parts, then the usage."""
+    usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    lines = _lines(
+        _chunk({"role": "assistant", "content": ""}),
+        ": a comment line",
+        _chunk({"content": "Let me look. "}),
+        _chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "search_docs", "arguments": ""},
+                    }
+                ]
+            }
+        ),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"query": '}}]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"refunds"}'}}]}),
+        _chunk({}, "tool_calls"),
+        "data: "
+        + json.dumps({"id": "c1", "created": 1, "model": "m", "choices": [], "usage": usage}),
+        "data: [DONE]",
+        _chunk({"content": "after DONE: never read"}),
+    )
+    reply = Reply()
+    async for chunk in sse_data(lines, httpx2.Request("POST", "http://model/v1")):
+        reply.add(chunk)
+    completion = reply.completion()
+    message = completion.choices[0].message
+    assert message.content == "Let me look. "
+    assert message.tool_calls is not None
+    call = message.tool_calls[0]
+    assert call.type == "function"
+    assert (call.id, call.function.name, call.function.arguments) == (
+        "call_1",
+        "search_docs",
+        '{"query": "refunds"}',
+    )
+    assert completion.choices[0].finish_reason == "tool_calls"
+    assert completion.usage is not None
+    assert completion.usage.total_tokens == 10
+
+
+async def test_an_error_event_in_the_stream_is_an_api_error() -> None:
+    lines = _lines(_chunk({"content": "Hel"}), 'data: {"error": {"message": "overloaded"}}')
+    with pytest.raises(openai.APIError, match="overloaded"):
+        async for _ in sse_data(lines, httpx2.Request("POST", "http://model/v1")):
+            pass

@@ -26,25 +26,29 @@ from temporalio.exceptions import ApplicationError
 from .events import TextPublisher
 
 STREAM_INTERRUPTED = "LlmStreamInterrupted"
-# A transport error while reading the body: the connection broke mid-reply.
-_BROKEN = (httpx.HTTPError, httpx2.HTTPError, openai.APIConnectionError)
+# Transport errors while reading the body (the request's own go through the SDK).
+_TIMEOUT = (httpx.TimeoutException, httpx2.TimeoutException)
+_BROKEN = (httpx.HTTPError, httpx2.HTTPError)
 
 
 async def streamed_completion(
     client: openai.AsyncOpenAI, publisher: TextPublisher, **request: Any
 ) -> ChatCompletion:
     reply = Reply()
-    try:
-        async with client.chat.completions.with_streaming_response.create(
-            **request, stream=True, stream_options={"include_usage": True}
-        ) as response:
-            async for chunk in sse_data(response.iter_lines(), response.http_response.request):
+    async with client.chat.completions.with_streaming_response.create(
+        **request, stream=True, stream_options={"include_usage": True}
+    ) as response:
+        body = response.http_response
+        try:
+            async for chunk in sse_data(response.iter_lines(), body.request):
                 reply.add(chunk)
                 await publisher.text(reply.last_text)
-    except _BROKEN as error:
-        raise ApplicationError(
-            f"LLM stream broke mid-reply: {error}", type=STREAM_INTERRUPTED
-        ) from None
+        except _TIMEOUT:  # as the SDK reports a slow reply: a timeout, retried
+            raise openai.APITimeoutError(request=body.request) from None
+        except _BROKEN as error:  # the connection broke while reading the body
+            raise ApplicationError(
+                f"LLM stream broke mid-reply: {error}", type=STREAM_INTERRUPTED
+            ) from None
     if not reply.finished:
         # The server closed the stream without a finish reason: a cut reply, try again.
         raise ApplicationError(
