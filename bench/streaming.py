@@ -335,7 +335,7 @@ def main() -> None:
     parser.add_argument("--token-ms", type=float, default=20.0)
     parser.add_argument("--batch-seconds", type=float, default=0.5, help="AGENT_STREAM_BATCH_SECONDS")
     parser.add_argument(
-        "--first-flush-seconds", type=float, default=0.1, help="AGENT_STREAM_FIRST_FLUSH_SECONDS"
+        "--first-flush-seconds", type=float, default=0.05, help="AGENT_STREAM_FIRST_FLUSH_SECONDS"
     )
     parser.add_argument("--rounds", type=int, default=3, help="the modes, in turn, this often")
     parser.add_argument(
