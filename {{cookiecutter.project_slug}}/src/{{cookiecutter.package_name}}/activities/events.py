@@ -112,6 +112,8 @@ class TextPublisher:
     async def _first_flush(self) -> None:
         await asyncio.sleep(self._first_flush_seconds)
         await self._send_text()
+        if self._batches == 0:
+            self._first = None  # all held back (a secret's start?): the next token retries
 
     async def _send_text(self) -> None:
         text = SECRET_VALUES.scrub(self._pending)
