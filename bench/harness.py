@@ -152,8 +152,6 @@ class Bench:
             "AGENT_TASK_QUEUE": "bench-service",
             "OPENAI_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
             "AGENT_LLM_MODEL": "scripted",
-            # The benchmark measures the wiring, not the configured LLM rate limit.
-            "AGENT_LLM_MAX_REQUESTS_PER_SECOND": "100000",
             "AGENT_LOG_LEVEL": "WARNING",
             "AGENT_EMAIL_ENDPOINT_URL": f"http://127.0.0.1:{llm_port}/outbox",
             "AGENT_METRICS_PORT": "0",

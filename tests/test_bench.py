@@ -26,7 +26,7 @@ ROWS = [
     "| latency p50, baselines without eager activity dispatch |",
     "**Levers**",
     "| sampling off |",
-    "| eager LLM (no LLM rate limit) |",
+    "| LLM rate limit set |",
     "**Per-call costs**",
 ]
 

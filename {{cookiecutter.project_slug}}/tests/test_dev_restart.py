@@ -49,6 +49,9 @@ def test_a_run_waiting_for_approval_survives_a_dev_restart(tmp_path: Path) -> No
         "AGENT_FAKE_LLM_PORT": str(llm_port),
         "OPENAI_API_KEY": "changeme",
         "VAULT_ADDR": f"http://127.0.0.1:{vault_port}",  # used only with the Vault backend
+        # dev serves the worker's probes: free ports, not the defaults another suite may hold.
+        "AGENT_HEALTH_PORT": str(free_port()),
+        "AGENT_METRICS_PORT": str(free_port()),
     }
     cli_env = {**env, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}
     argv = ("dev", "--port", str(port), "--ui-port", str(ui_port), "--script", str(SCRIPT))

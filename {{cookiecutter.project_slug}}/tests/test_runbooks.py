@@ -43,6 +43,7 @@ SECTIONS = (
     "Vault restarted",
     "A run cannot be read",
     "A bad deploy",
+    "A rolling deploy",
 )
 
 

@@ -25,7 +25,7 @@ from {{ cookiecutter.package_name }}.secrets import create_provider
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
 from tests.agent_support import running_workers, script
-from tests.support import BaoDevServer, free_port
+from tests.support import BaoDevServer, free_port, run_cli
 from tests.telemetry_support import captured_logs
 from tests.vault_support import EMAIL_KEY, LLM_KEY, Layout, bootstrap_layout
 
@@ -265,3 +265,25 @@ async def wait_for_retry(handle: WorkflowHandle[Any, Any]) -> str:
         await asyncio.sleep(0.1)
     pytest.fail("the step was not retried")
     return ""  # pragma: no cover
+
+
+def test_an_embedded_load_test_ignores_a_foreign_vault_at_vault_addr(
+    bao_server: BaoDevServer,
+) -> None:
+    """Another dev Vault answering at VAULT_ADDR (none of our policies) must not break it."""
+
+    def policies() -> object:
+        listed = bao_server.request("GET", "sys/policies/acl?list=true")
+        assert isinstance(listed, dict)
+        return sorted(listed["data"]["keys"])
+
+    before = policies()
+    result = run_cli(
+        "loadtest",
+        *("--embedded", "--runs", "2", "--concurrency", "1", "--llm-latency-ms", "5"),
+        env={"VAULT_ADDR": bao_server.address},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "errors" in result.stdout
+    # The throwaway stack wrote nothing into a Vault that is not its own.
+    assert policies() == before

@@ -72,10 +72,10 @@ class Settings(BaseSettings):
     # The first batch waits this long after the first token: a reply complete by then
     # costs no signal (its text comes with the step's result); adds up to this to TTFT.
     stream_first_flush_seconds: float = Field(default=0.05, ge=0)
-    # Enforced by the Temporal server across all workers on the LLM task queue.
-    # 0: no global limit; LLM calls then run on the run's own task queue, where
+    # 0 (default): no global limit; LLM calls run on the run's own task queue, where
     # the worker takes them eagerly (no round trip through the server's matching).
-    llm_max_requests_per_second: float = Field(default=5.0, ge=0)
+    # Above 0: enforced by the Temporal server across all workers on the LLM queue.
+    llm_max_requests_per_second: float = Field(default=0.0, ge=0)
     # After this many failed attempts with retryable errors, the fallback answers; after
     # as many in a row across steps, the primary's breaker opens: every call goes to the
     # fallback for the cooling-off period, then one call probes the primary (llm_breaker.py).

@@ -76,8 +76,13 @@ async def run_evals(settings: Settings) -> GateStep:
 async def embedded_load(
     settings: Settings, *, runs: int, concurrency: int, llm_latency_ms: float
 ) -> LoadReport:
-    """A load test on a throwaway local stack (dev server, scripted model, workers)."""
-    async with local_stack(settings, db_file=None, scripted=True) as stack:
+    """A load test on a throwaway local stack (dev server, scripted model, workers).
+
+    Throwaway means its own Vault too: a dev Vault already answering at
+    ``VAULT_ADDR`` (yours, or another project's without this service's policies)
+    is neither used nor written to.
+    """
+    async with local_stack(settings, db_file=None, scripted=True, private_vault=True) as stack:
         if stack.fake_llm is not None:  # always, with scripted=True
             stack.fake_llm.script = load_script(llm_latency_ms)
         return await run_load(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from .base import _Model
+from .base import _Input, _Model
 
 ApprovalState = Literal["pending", "approved", "rejected", "timed_out"]
 Decision = Literal["approve", "reject"]
@@ -57,10 +57,8 @@ class ApprovalRecord(_Model):
     via: Literal["signal", "update", "timeout"] | None = None
 
 
-class DecisionRequest(_Model):
+class DecisionRequest(_Input):
     """Payload of the ``approve`` / ``reject`` signals: ``{"approver": "alice"}`` is enough."""
-
-    model_config = ConfigDict(extra="forbid")
 
     approval_id: str | None = Field(
         default=None, min_length=1, description="may be left out when exactly one is pending"

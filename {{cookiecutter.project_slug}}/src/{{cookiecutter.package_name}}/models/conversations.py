@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from .approvals import ApprovalRecord
-from .base import _Model
+from .base import _Input, _Model
 from .names import RunState
 from .runs import AgentState, StepRecord
 
@@ -85,10 +85,8 @@ class ConversationState(_Model):
     last_message_at: datetime | None = None
 
 
-class ConversationRequest(_Model):
+class ConversationRequest(_Input):
     """The conversation workflow's input: who it belongs to and its limits."""
-
-    model_config = ConfigDict(extra="forbid")
 
     user_id: str | None = Field(default=None, max_length=200)
     tenant_id: str | None = Field(default=None, max_length=200)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from .approvals import ApprovalPolicy, ApprovalRecord
-from .base import _Model
+from .base import _Input, _Model
 from .names import ResultStatus, RunState
 
 
@@ -82,10 +82,8 @@ class AgentState(_Model):
     ignored_signals: list[str] = []
 
 
-class AgentRequest(_Model):
+class AgentRequest(_Input):
     """The workflow input. Only ``task`` is required; unknown fields (typos) are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     task: str = Field(min_length=1, max_length=20_000)
     user_id: str | None = Field(default=None, max_length=200)

@@ -1,11 +1,13 @@
 """Where LLM calls run: their own rate-limited task queue, or the run's own queue.
 
-With ``AGENT_LLM_MAX_REQUESTS_PER_SECOND`` set (the default), LLM calls go to
-``<queue>-llm``, where the server enforces the limit across every worker. With
-``0`` (no global limit) this worker interceptor schedules them on the run's own
-task queue instead, where the worker that ran the workflow task takes them
-eagerly, skipping a round trip through the server's matching (about one
-matching delay per model call; see docs/benchmarks.md of the template).
+With ``AGENT_LLM_MAX_REQUESTS_PER_SECOND`` at ``0`` (the default: no global
+limit) this worker interceptor schedules LLM calls on the run's own task queue,
+where the worker that ran the workflow task takes them eagerly, skipping a round
+trip through the server's matching (about one matching delay per model call;
+see docs/benchmarks.md of the template). With a limit set, they go to
+``<queue>-llm``, where the server enforces it across every worker. The LLM
+worker polls ``<queue>-llm`` either way, so calls scheduled there before a
+change of the setting still run.
 
 Replay-safe either way: Temporal checks an activity's id and type on replay,
 not its task queue, so switching the setting does not break running workflows.
