@@ -16,7 +16,12 @@ service's worker as a subprocess (``python -m <package> worker``).
   (request to first token) and the run's TTFT (start to first text).
 * **Throughput** at ``--concurrency``: runs/s with ``AGENT_STREAMING=false``, with
   it on and no follower, and on with one follower per run (same model speed: a
-  plain reply waits as long as its tokens would have).
+  plain reply waits as long as its tokens would have). The modes run in turn,
+  ``--rounds`` times, each on a fresh worker, so a ratio compares measurements
+  taken seconds apart on the same machine load; the reported ratio is the median
+  of the rounds' ratios. Per mode also: CPU seconds per run of the worker, the
+  dev server and this process (client, followers and the scripted model), and
+  one run's history (events, publish signals, poll updates).
 
 Prints one JSON object; ``--markdown`` prints a table for docs/benchmarks.md.
 """
@@ -47,6 +52,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pid(name: str) -> int | None:
+    """A child process of this one whose command is ``name`` (the dev server)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        if comm == name and int(text.rsplit(")", 1)[1].split()[1]) == os.getpid():
+            return int(stat.parent.name)
+    return None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -84,6 +111,7 @@ class Bench:
                 "AGENT_LLM_MAX_REQUESTS_PER_SECOND": "1000",
                 "AGENT_STREAMING": "true" if streaming else "false",
                 "AGENT_STREAM_BATCH_SECONDS": str(self.args.batch_seconds),
+                "AGENT_STREAM_FIRST_FLUSH_SECONDS": str(self.args.first_flush_seconds),
                 "AGENT_HEALTH_PORT": str(free_port()),
                 "AGENT_METRICS_PORT": "0",
                 "AGENT_LOG_LEVEL": "WARNING",
@@ -96,11 +124,15 @@ class Bench:
             stderr=subprocess.DEVNULL,
         )
 
-    async def one_run(self, client: Client, queue: str, follow: bool) -> tuple[float, float]:
-        """(start to first text, first text minus the model's first token) of one run."""
+    async def one_run(
+        self, client: Client, queue: str, follow: bool, ids: list[str] | None = None
+    ) -> tuple[float, float]:
+        """(start, first text seen by the follower) of one run, on the monotonic clock."""
         request = self.models.AgentRequest(task=f"bench {uuid.uuid4().hex[:6]}")
         started = time.monotonic()
         handle = await self.runs.start_run(client, request, task_queue=queue)
+        if ids is not None:
+            ids.append(handle.id)
         first = 0.0
         if follow:
             async for _, event in self.follow.follow(client, handle.id):
@@ -155,23 +187,45 @@ class Bench:
             "overhead_model_token_to_client": ms(overhead),
         }
 
-    async def throughput(self, client: Client, address: str, streaming: bool, follow: bool) -> float:
+    async def throughput(self, client: Client, address: str, streaming: bool, follow: bool) -> dict[str, Any]:
+        """Runs/s at the concurrency, CPU per run of each process, one run's history."""
         queue = f"bench-tp-{uuid.uuid4().hex[:6]}"
         worker = self.worker(address, queue, streaming=streaming)
         gate = asyncio.Semaphore(self.args.concurrency)
+        ids: list[str] = []
 
         async def bounded() -> None:
             async with gate:
-                await self.one_run(client, queue, follow=follow)
+                await self.one_run(client, queue, follow=follow, ids=ids)
 
         try:
             await asyncio.gather(*(bounded() for _ in range(10)))  # warm-up
+            server = child_pid("temporal")
+            before = (cpu_seconds(worker.pid), cpu_seconds(server or 0), time.process_time())
             started = time.monotonic()
             await asyncio.gather(*(bounded() for _ in range(self.args.runs)))
-            return self.args.runs / (time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            after = (cpu_seconds(worker.pid), cpu_seconds(server or 0), time.process_time())
         finally:
             worker.terminate()
             worker.wait(15)
+        cpu = [round((b - a) / self.args.runs * 1000, 1) for a, b in zip(before, after)]
+        return {
+            "runs_per_s": round(self.args.runs / elapsed, 2),
+            "cpu_ms_per_run": {"worker": cpu[0], "server": cpu[1], "bench": cpu[2]},
+            "history": await self.history(client, ids[-1]),
+        }
+
+    async def history(self, client: Client, workflow_id: str) -> dict[str, int]:
+        """One run's history: events, publish signals (text batches), poll updates."""
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        signals = updates = 0
+        for event in history.events:
+            if event.HasField("workflow_execution_signaled_event_attributes"):
+                signals += 1
+            elif event.HasField("workflow_execution_update_accepted_event_attributes"):
+                updates += 1
+        return {"events": len(history.events), "signals": signals, "updates": updates}
 
     async def run(self) -> dict[str, Any]:
         temporal = shutil.which("temporal", path=str(Path(sys.executable).parent))
@@ -190,36 +244,63 @@ class Bench:
             address = env.client.service_client.config.target_host
             client = await Client.connect(address, plugins=[self.plugin.service_plugin()])
             with self.fake:
-                ttft = await self.ttft(client, address)
-                off = await self.throughput(client, address, streaming=False, follow=False)
-                on = await self.throughput(client, address, streaming=True, follow=False)
-                followed = await self.throughput(client, address, streaming=True, follow=True)
+                ttft = await self.ttft(client, address) if self.args.samples else {}
+                modes: dict[str, list[dict[str, Any]]] = {mode: [] for mode in self.args.modes}
+                for _ in range(self.args.rounds):
+                    # In turn, so every round's ratio compares runs seconds apart.
+                    for mode, rounds in modes.items():
+                        rounds.append(
+                            await self.throughput(client, address, mode != "off", mode == "followed")
+                        )
         return {
             "load_average": os.getloadavg(),
             "cpus": os.cpu_count(),
             "reply": {"tokens": self.args.tokens, "token_ms": self.args.token_ms},
             "batch_seconds": self.args.batch_seconds,
+            "first_flush_seconds": self.args.first_flush_seconds,
             "ttft": ttft,
             "throughput": {
                 "runs": self.args.runs,
                 "concurrency": self.args.concurrency,
-                "off_runs_per_s": round(off, 2),
-                "on_runs_per_s": round(on, 2),
-                "on_followed_runs_per_s": round(followed, 2),
-                "on_ratio": round(on / off, 3),
-                "on_followed_ratio": round(followed / off, 3),
+                "rounds": self.args.rounds,
+                **{f"{mode}_rounds": rounds for mode, rounds in modes.items()},
+                **{f"{mode}_ratio": ratio(modes[mode], modes["off"]) for mode in modes if mode != "off"},
             },
         }
+
+
+def ratio(mode: list[dict[str, Any]], off: list[dict[str, Any]]) -> float:
+    """The median over the rounds of (this mode's runs/s / off's runs/s in the same round)."""
+    return round(statistics.median(m["runs_per_s"] / o["runs_per_s"] for m, o in zip(mode, off)), 3)
 
 
 def markdown(result: dict[str, Any]) -> str:
     ttft, tp = result["ttft"], result["throughput"]
     load = ", ".join(f"{x:.2f}" for x in result["load_average"])
+    names = {"off": "streaming off", "on": "on, no follower", "followed": "on, a follower per run"}
+    rows = []
+    for mode, name in names.items():
+        if f"{mode}_rounds" not in tp:
+            continue
+        rounds = tp[f"{mode}_rounds"]
+        rates = ", ".join(f"{r['runs_per_s']}" for r in rounds)
+        cpu = {
+            k: statistics.median(r["cpu_ms_per_run"][k] for r in rounds) for k in rounds[0]["cpu_ms_per_run"]
+        }
+        history = rounds[-1]["history"]
+        share = tp.get(f"{mode}_ratio", "1.00")
+        rows.append(
+            f"| {name} | {rates} | {share}x | {cpu['worker']:.1f} / {cpu['server']:.1f} / "
+            f"{cpu['bench']:.1f} | {history['events']} / {history['signals']} / {history['updates']} |"
+        )
     return "\n".join(
         [
-            f"Reply: {result['reply']['tokens']} tokens, {result['reply']['token_ms']} ms apart; "
-            f"AGENT_STREAM_BATCH_SECONDS={result['batch_seconds']}; "
-            f"{result['cpus']} CPUs, load average {load} (other jobs were running).",
+            (
+                f"Reply: {result['reply']['tokens']} tokens, {result['reply']['token_ms']} ms apart; "
+                f"AGENT_STREAM_BATCH_SECONDS={result['batch_seconds']}, "
+                f"AGENT_STREAM_FIRST_FLUSH_SECONDS={result['first_flush_seconds']}; "
+                f"{result['cpus']} CPUs, load average {load} at the end."
+            ),
             "",
             "| measure | p50 | p95 |",
             "|---|---|---|",
@@ -229,10 +310,17 @@ def markdown(result: dict[str, Any]) -> str:
                 if isinstance(v, dict)
             ),
             "",
-            f"Throughput, {tp['runs']} runs at concurrency {tp['concurrency']}: "
-            f"off {tp['off_runs_per_s']} runs/s; on {tp['on_runs_per_s']} runs/s "
-            f"({tp['on_ratio']}x); on with a follower per run {tp['on_followed_runs_per_s']} "
-            f"runs/s ({tp['on_followed_ratio']}x).",
+            (
+                f"Throughput, {tp['runs']} runs at concurrency {tp['concurrency']}, "
+                f"{tp['rounds']} rounds (modes in turn):"
+            ),
+            "",
+            (
+                "| mode | runs/s per round | vs off (median of rounds) "
+                "| CPU ms per run: worker / server / bench | one run: events / signals / updates |"
+            ),
+            "|---|---|---|---|---|",
+            *rows,
         ]
     )
 
@@ -245,7 +333,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--token-ms", type=float, default=20.0)
-    parser.add_argument("--batch-seconds", type=float, default=0.25, help="AGENT_STREAM_BATCH_SECONDS")
+    parser.add_argument("--batch-seconds", type=float, default=0.5, help="AGENT_STREAM_BATCH_SECONDS")
+    parser.add_argument(
+        "--first-flush-seconds", type=float, default=0.05, help="AGENT_STREAM_FIRST_FLUSH_SECONDS"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="the modes, in turn, this often")
+    parser.add_argument(
+        "--modes",
+        type=lambda text: ["off", *(m for m in text.split(",") if m != "off")],
+        default=["off", "on", "followed"],
+        help="comma-separated: on, followed (off always runs: the ratios' base)",
+    )
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(Bench(args).run())

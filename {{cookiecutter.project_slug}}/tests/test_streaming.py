@@ -8,16 +8,21 @@ reply cut mid-stream is retried and followers see ``retrying`` then the new text
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.activities.events import MAX_BATCHES
+from {{ cookiecutter.package_name }}.activities.llm_stream import Reply, sse_data
 from {{ cookiecutter.package_name }}.devtools.fake_llm import FakeLlmServer
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 from {{ cookiecutter.package_name }}.models import AgentRequest, RunEvent
@@ -150,8 +155,43 @@ async def test_history_grows_by_batches_not_tokens(
     batches = [event for event in events if event.kind == "text"]
     assert "".join(event.text for event in batches) == long_answer
     signals = await publish_signals(dev_client, handle.id)
-    assert signals == len(batches)
-    assert signals <= MAX_BATCHES + 1
+    # Every batch but the last is a signal: the last comes with the step's result.
+    assert signals == len(batches) - 1
+    assert signals <= MAX_BATCHES
+
+
+@pytest.mark.parametrize("faults", [[], [{"status": 500}]], ids=["first-attempt", "retried"])
+async def test_a_reply_done_within_the_first_flush_window_costs_no_text_signal(
+    dev_client: Client, fake_llm: FakeLlmServer, faults: list[dict[str, Any]]
+) -> None:
+    secret = "short-reply-secret-0042"
+    SECRET_VALUES.add(secret)
+    reply = f"Refunds take five days; the code is {secret}."
+    fake_llm.script = script({"tool_calls": [SEARCH]}, {"content": reply, "faults": faults})
+    settings = settings_for(fake_llm, stream_first_flush_seconds=5.0)
+    async with running_workers(dev_client, settings) as queue:
+        handle = await start_run(dev_client, AgentRequest(task="refunds?"), task_queue=queue)
+        events = [event for _, event, _ in await collect(dev_client, handle.id)]
+        result = await handle.result()
+    assert result.answer == reply
+    kinds = [event.kind for event in events]
+    # The workflow published the whole reply when the step completed: after the step's
+    # start and (for a retried call) its retrying event, before the run's end.
+    retry = ["retrying"] if faults else []
+    assert kinds == [
+        "step_started",
+        "tool_started",
+        "tool_finished",
+        "step_started",
+        *retry,
+        "text",
+        "run_finished",
+    ]
+    text = events[kinds.index("text")]
+    assert text.text == reply.replace(secret, REDACTED)  # scrubbed by the activity
+    assert (text.step, text.attempt, text.turn) == (2, 2 if faults else 1, None)
+    # Only the retrying event was signalled.
+    assert await publish_signals(dev_client, handle.id) == len(retry)
 
 
 async def test_streaming_off_sends_no_text_but_the_steps(
@@ -307,3 +347,73 @@ async def test_follow_from_an_offset_prints_the_rest_of_a_finished_run(
         "Five days.",
         "-- run finished: completed",
     ]
+
+
+async def _lines(*events: str) -> AsyncIterator[str]:
+    for event in events:
+        for line in event.splitlines():
+            yield line
+        yield ""
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    body = {
+        "id": "c1",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return "data: " + json.dumps(body)
+
+
+async def test_a_tool_call_streamed_in_pieces_is_put_back_together() -> None:
+    """As OpenAI streams it: id and name first, the arguments in parts, then the usage."""
+    usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    lines = _lines(
+        _chunk({"role": "assistant", "content": ""}),
+        ": a comment line",
+        _chunk({"content": "Let me look. "}),
+        _chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "search_docs", "arguments": ""},
+                    }
+                ]
+            }
+        ),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"query": '}}]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"refunds"}'}}]}),
+        _chunk({}, "tool_calls"),
+        "data: "
+        + json.dumps({"id": "c1", "created": 1, "model": "m", "choices": [], "usage": usage}),
+        "data: [DONE]",
+        _chunk({"content": "after DONE: never read"}),
+    )
+    reply = Reply()
+    async for chunk in sse_data(lines, httpx2.Request("POST", "http://model/v1")):
+        reply.add(chunk)
+    completion = reply.completion()
+    message = completion.choices[0].message
+    assert message.content == "Let me look. "
+    assert message.tool_calls is not None
+    call = message.tool_calls[0]
+    assert call.type == "function"
+    assert (call.id, call.function.name, call.function.arguments) == (
+        "call_1",
+        "search_docs",
+        '{"query": "refunds"}',
+    )
+    assert completion.choices[0].finish_reason == "tool_calls"
+    assert completion.usage is not None
+    assert completion.usage.total_tokens == 10
+
+
+async def test_an_error_event_in_the_stream_is_an_api_error() -> None:
+    lines = _lines(_chunk({"content": "Hel"}), 'data: {"error": {"message": "overloaded"}}')
+    with pytest.raises(openai.APIError, match="overloaded"):
+        async for _ in sse_data(lines, httpx2.Request("POST", "http://model/v1")):
+            pass

@@ -139,6 +139,7 @@ class AgentActivities:
             and not summary
             and activity.info().workflow_type in (WORKFLOW_TYPE, CONVERSATION_WORKFLOW_TYPE),
             batch_seconds=settings.stream_batch_seconds,
+            first_flush_seconds=settings.stream_first_flush_seconds,
             step=request.step,
         )
         try:
@@ -177,6 +178,8 @@ class AgentActivities:
                 "LLM returned a malformed response (not a chat completion)",
                 type="LlmBadResponse",
             ) from None
+        finally:
+            await publisher.close()
         if not completion.choices:
             raise ApplicationError("LLM returned no choices", type="LlmBadResponse")
         message = completion.choices[0].message
@@ -186,6 +189,8 @@ class AgentActivities:
         completion_tokens = usage.completion_tokens if usage else 0
         if message.content is None and not calls:
             raise ApplicationError("LLM returned neither text nor tools", type="LlmBadResponse")
+        # The text followers have not seen yet: the workflow publishes it (no signal).
+        tail = await publisher.finish()
         return LlmResponse(
             content=message.content,
             tool_calls=calls,
@@ -196,6 +201,7 @@ class AgentActivities:
             cost_usd=settings.price_of(model).cost(prompt_tokens, completion_tokens),
             attempt=attempt,
             mcp_tools=list(mcp_tools),
+            stream_tail=tail,
         )
 
     async def _complete(

@@ -1,16 +1,21 @@
 """The run's live events, activity side: the model's text as it streams, in bounded batches.
 
 Each batch is one signal to the run's workflow (``temporalio.contrib.workflow_streams``),
-so it costs history events; the text is therefore sent in batches, not per token:
-the first text at once (time to first token), then at most one batch per interval,
-the interval doubling every ``BATCHES_PER_INTERVAL`` batches, and never more than
-``MAX_BATCHES`` batches per attempt plus the final one. A reply of any length costs
-at most ``MAX_BATCHES + 1`` signals per attempt.
+so it costs history events and a workflow task; the text is therefore sent in
+batches, not per token: the first once the reply has been coming for
+``first_flush_seconds`` (a reply done by then costs no signal at all), then at most
+one batch per interval, the interval doubling every ``BATCHES_PER_INTERVAL``
+batches, and never more than ``MAX_BATCHES`` batches per attempt. What is left
+when the reply is complete is not signalled: ``finish`` returns it (scrubbed)
+with the activity's result and the workflow publishes it (``workflows/events.py``),
+after every batch sent here (a signal sent before the activity completes is in
+the history before its completion). A reply of any length costs at most
+``MAX_BATCHES`` signals per attempt.
 
 A retried attempt (429, 5xx, a worker killed mid-stream) first publishes a
 ``retrying`` event: followers drop the earlier attempt's text and show the new one.
 Publishing never fails the model call: if the run cannot be signalled, the call
-goes on without live text.
+goes on without live text (the rest still comes with the result).
 """
 
 from __future__ import annotations
@@ -34,9 +39,12 @@ FLUSH_TIMEOUT_SECONDS = 5.0
 class TextPublisher:
     """Publishes one LLM attempt's text; ``enabled=False`` makes every method a no-op."""
 
-    def __init__(self, *, enabled: bool, batch_seconds: float, step: int) -> None:
+    def __init__(
+        self, *, enabled: bool, batch_seconds: float, step: int, first_flush_seconds: float = 0.0
+    ) -> None:
         self._enabled = enabled
         self._batch_seconds = batch_seconds
+        self._first_flush_seconds = first_flush_seconds
         self._step = step
         self._pending = ""
         self._batches = 0
@@ -46,6 +54,7 @@ class TextPublisher:
         self._client: WorkflowStreamClient | None = None
         self._topic: TopicHandle[RunEvent] | None = None
         self._sending: asyncio.Task[None] | None = None
+        self._first: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Called once the activity runs; a retried attempt says so first."""
@@ -67,34 +76,55 @@ class TextPublisher:
             await self._flush(client)
 
     async def text(self, delta: str) -> None:
-        if self._topic is None or not delta:
+        if self._client is None or not delta:
             return
         self._pending += delta
-        if self._batches >= MAX_BATCHES:
-            return  # the rest goes with the final batch
+        if self._topic is None or self._batches >= MAX_BATCHES:
+            return  # the rest goes with the result
+        if self._batches == 0:
+            if self._first is None:
+                # The first batch after a short wait: a reply done by then costs no signal.
+                self._first = asyncio.create_task(self._first_flush())
+            return
         interval = self._batch_seconds * 2 ** (self._batches // BATCHES_PER_INTERVAL)
-        if self._batches == 0 or time.monotonic() - self._last_flush >= interval:
-            await self._send_text(final=False)
+        if time.monotonic() - self._last_flush >= interval:
+            await self._send_text()
 
-    async def finish(self) -> None:
-        """Send what is left; call before the activity returns (its result follows the text)."""
+    async def finish(self) -> str:
+        """The reply is complete: the text not sent yet (scrubbed), for the workflow to publish.
+
+        Waits for a batch still being signalled, so everything sent is in the
+        history before the activity's result.
+        """
+        await self.close()
+        if self._client is None:
+            return ""  # no stream to publish on (disabled, or no workflow)
+        tail, self._pending = SECRET_VALUES.scrub(self._pending), ""
+        return tail
+
+    async def close(self) -> None:
+        """Send nothing more for this attempt (call it however the call ended)."""
+        if self._first is not None:
+            self._first.cancel()  # a failed attempt's text must not follow the retry's
         if self._sending is not None:
             await self._sending
-        if self._topic is not None:
-            await self._send_text(final=True)
 
-    async def _send_text(self, *, final: bool) -> None:
+    async def _first_flush(self) -> None:
+        await asyncio.sleep(self._first_flush_seconds)
+        await self._send_text()
+        if self._batches == 0:
+            self._first = None  # all held back (a secret's start?): the next token retries
+
+    async def _send_text(self) -> None:
         text = SECRET_VALUES.scrub(self._pending)
         # Hold back a tail that could be the start of a secret cut by the batch boundary.
-        keep = 0 if final else SECRET_VALUES.longest_prefix_at_end(text)
+        keep = SECRET_VALUES.longest_prefix_at_end(text)
         ready, self._pending = text[: len(text) - keep], text[len(text) - keep :]
         if ready and self._topic is not None and self._client is not None:
             self._publish(self._topic, "text", ready)
             self._batches += 1
             self._last_flush = time.monotonic()
-            if final:
-                await self._flush(self._client)
-            elif self._sending is None or self._sending.done():
+            if self._sending is None or self._sending.done():
                 # In the background: the reply keeps being read while the signal goes
                 # out (a batch published meanwhile goes with this flush).
                 self._sending = asyncio.create_task(self._flush(self._client))

@@ -160,6 +160,9 @@ class LlmResponse(_Model):
     # The MCP tools the model was shown (listed by this activity): recorded in the
     # history, so a server that changes its tools later cannot change this step.
     mcp_tools: list[str] = []
+    # The end of the reply's text (secrets scrubbed) the activity did not publish live:
+    # the workflow publishes it when the step completes, so it costs no signal.
+    stream_tail: str = ""
 
 
 class ToolRequest(_Model):

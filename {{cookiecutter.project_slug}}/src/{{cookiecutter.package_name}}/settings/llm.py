@@ -19,8 +19,11 @@ class LlmSettings(BaseModel):
     # Live events: stream the model's text to followers (run --follow, SSE, the page).
     # Off: plain calls, no text events (step, tool, approval and run events remain).
     streaming: bool = True
-    # The first text goes at once; later batches at most this often (see activities/events.py).
+    # Later batches of text at most this often (see activities/events.py).
     stream_batch_seconds: float = Field(default=0.5, gt=0)
+    # The first batch waits this long after the first token: a reply complete by then
+    # costs no signal (its text comes with the step's result); adds up to this to TTFT.
+    stream_first_flush_seconds: float = Field(default=0.05, ge=0)
     # 0 (default): no global limit; LLM calls run on the run's own task queue, where
     # the worker takes them eagerly (no round trip through the server's matching).
     # Above 0: enforced by the Temporal server across all workers on the LLM queue.

@@ -83,7 +83,11 @@ class AgentLoop:
 
     async def _call_llm(self, context: LoopContext) -> LlmResponse:
         self.run_state = "calling_llm"
-        return await steps.call_llm(self._state(), context.model)
+        response = await steps.call_llm(self._state(), context.model)
+        if self.events is not None and response.stream_tail:
+            # The reply's last text, not signalled by the activity: after its batches.
+            self.events.reply_tail(self._state().step, response.attempt, response.stream_tail)
+        return response
 
     async def _tool_step(
         self, context: LoopContext, call: ToolCall, index: int, calls: list[ToolCall]

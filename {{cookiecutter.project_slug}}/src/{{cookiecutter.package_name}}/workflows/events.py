@@ -3,8 +3,9 @@
 Built on ``temporalio.contrib.workflow_streams``: the workflow hosts an
 offset-addressed log that followers read with long-poll updates (or a query once
 the run has ended); activities append the model's text to it with signals
-(``activities/events.py``). Publishing here writes no history event and issues no
-command, so runs recorded before streaming existed replay unchanged.
+(``activities/events.py``), except a reply's last part, which comes with the
+step's result and is published here. Publishing here writes no history event and
+issues no command, so runs recorded before streaming existed replay unchanged.
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ class RunEvents:
                 tool=tool,
                 status=status,
                 turn=self.turn,
+            )
+        )
+
+    def reply_tail(self, step: int, attempt: int, text: str) -> None:
+        """The end of a model reply, from the step's result (the activity scrubbed it).
+
+        Like the activity's text batches (no turn: text events carry the step), and
+        after them: the signals an attempt sent are in the history before its result.
+        """
+        self._topic.publish(
+            RunEvent(
+                kind="text",
+                run_id=workflow.info().workflow_id,
+                step=step,
+                attempt=attempt,
+                at=workflow.now(),
+                text=text,
             )
         )
 
