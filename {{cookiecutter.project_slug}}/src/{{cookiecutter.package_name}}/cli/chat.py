@@ -14,7 +14,6 @@ import contextlib
 import select
 import sys
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -29,7 +28,7 @@ from ..runtime import conversations
 from ..runtime.conversations import ConversationError
 from ..runtime.follow import Replies, follow
 from .common import connect_or_fail, run_async
-from .conversations import describe_outcome
+from .conversations import describe_outcome, send_configured
 
 commands = typer.Typer()
 
@@ -174,17 +173,7 @@ async def _send(
     seen: set[str],
     live: LiveText,
 ) -> None:
-    send = asyncio.create_task(
-        conversations.send_message(
-            client,
-            cid,
-            text,
-            task_queue=settings.task_queue,
-            limits=conversations.limits_from(settings),
-            user_id=user,
-            wait=timedelta(seconds=settings.conversation_reply_wait_seconds),
-        )
-    )
+    send = asyncio.create_task(send_configured(settings, client, cid, text, user))
     while not send.done():
         await asyncio.wait({send}, timeout=POLL_SECONDS)
         await _show_steps(client, cid, seen, live=live)

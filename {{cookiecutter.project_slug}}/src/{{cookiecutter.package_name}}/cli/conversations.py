@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from temporalio.client import Client
 
 from .. import SERVICE_NAME
 from ..config import Settings, load_settings
@@ -26,22 +27,28 @@ UserOpt = Annotated[
 ]
 
 
+async def send_configured(
+    settings: Settings, client: Client, conversation_id: str, text: str, user: str | None
+) -> TurnOutcome:
+    """One message with the configured queue, limits and reply wait (``say`` and ``chat``)."""
+    return await conversations.send_message(
+        client,
+        conversation_id,
+        text,
+        task_queue=settings.task_queue,
+        limits=conversations.limits_from(settings),
+        user_id=user,
+        wait=timedelta(seconds=settings.conversation_reply_wait_seconds),
+    )
+
+
 def send(settings: Settings, conversation_id: str, text: str, user: str | None) -> TurnOutcome:
     """One message through update-with-start; a refusal is a one-line error."""
 
     async def go() -> TurnOutcome:
         client = await connect_or_fail(settings)
         try:
-            return await conversations.send_message(
-                client,
-                conversation_id,
-                text,
-                task_queue=settings.task_queue,
-                limits=conversations.limits_from(settings),
-                user_id=user,
-                model=None,
-                wait=timedelta(seconds=settings.conversation_reply_wait_seconds),
-            )
+            return await send_configured(settings, client, conversation_id, text, user)
         except ConversationError as error:
             fail(str(error))
 
