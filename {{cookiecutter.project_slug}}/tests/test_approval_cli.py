@@ -225,11 +225,13 @@ def test_readme_walkthrough_on_the_dev_stack(tmp_path: Path) -> None:
     example = Path(__file__).parent.parent / "examples" / "approval-script.json"
     process = start(
         *("dev", "--port", str(port), "--ui-port", str(ui_port), "--script", str(example)),
-        # Free probe ports: other suites on the machine may hold the defaults (8080, 9464).
+        # Free ports: other suites on the machine (or other xdist workers) may hold the
+        # defaults (8080, 9464, and 8200, where `dev` would share a running dev Vault).
         env={
             "AGENT_FAKE_LLM_PORT": str(llm_port),
             "AGENT_HEALTH_PORT": str(free_port()),
             "AGENT_METRICS_PORT": str(free_port()),
+            "VAULT_ADDR": f"http://127.0.0.1:{free_port()}",
         },
         cwd=tmp_path,
     )
