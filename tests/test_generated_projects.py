@@ -54,7 +54,8 @@ def readme_install_commands(project: Path, installer: str = "pip") -> list[str]:
 
 
 def runs_tests(line: str) -> bool:
-    return "pytest" in line.split()
+    """`.venv/bin/pytest ...` or `uv run --extra dev pytest ...`: the README's test command."""
+    return any(Path(word).name == "pytest" for word in line.split())
 
 
 class Installed:
@@ -136,3 +137,11 @@ def test_generated_project_installs_and_its_suite_passes(
     for check in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
         result = run([str(project / ".venv" / "bin" / check[0]), *check[1:]], cwd=project)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_each_quickstart_has_one_test_command_after_the_install(installer: str, tmp_path: Path) -> None:
+    """The items above install once, then run that one line per layer: it must be found."""
+    lines = readme_install_commands(render(tmp_path, {}), installer)
+    assert [runs_tests(line) for line in lines].count(True) == 1, lines
+    assert runs_tests(lines[-1]), lines
