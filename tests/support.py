@@ -6,6 +6,7 @@ a new choice is tested without anyone remembering to add it here.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -13,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +163,11 @@ def tools_venv(project: Path) -> Path:
     requirements = sorted(project_dependencies(project))
     digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:16]
     venv = WORK_DIR / "tools-venv"
+    with exclusive(WORK_DIR / "tools-venv.lock"):  # parallel workers build it once
+        return _build_tools_venv(venv, requirements, digest)
+
+
+def _build_tools_venv(venv: Path, requirements: list[str], digest: str) -> Path:
     marker = venv / "requirements.sha"
     if marker.exists() and marker.read_text() == digest:
         return venv
@@ -181,3 +189,19 @@ def tools_venv(project: Path) -> Path:
     )
     marker.write_text(digest)
     return venv
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` (created if missing), across processes.
+
+    The suite runs on several xdist workers; what they share on disk (the tools
+    venv, a generated project installed once for two test items) is built under it.
+    """
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

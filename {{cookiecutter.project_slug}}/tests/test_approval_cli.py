@@ -165,8 +165,10 @@ async def test_cli_already_decided(dev_client: Client, temporal_address: str) ->
 
 
 async def test_cli_nothing_pending(dev_client: Client, temporal_address: str) -> None:
-    # The model takes a few seconds to answer and asks for no tool: nothing awaits approval.
-    slow = script({"content": "no tools needed", "delay_seconds": 6})
+    # The model takes a while to answer and asks for no tool: nothing awaits approval.
+    # The while outlasts the CLI's start on a loaded machine (parallel suites), so
+    # the refusal is about the running run, never "already finished".
+    slow = script({"content": "no tools needed", "delay_seconds": 15})
     async with waiting_run(dev_client, temporal_address, slow) as (handle, env, _):
         deadline = asyncio.get_running_loop().time() + 15
         while (await handle.query(AgentWorkflow.status)).state != "calling_llm":
@@ -222,20 +224,24 @@ async def test_temporal_cli_update_refuses_then_accepts(
 def test_readme_walkthrough_on_the_dev_stack(tmp_path: Path) -> None:
     """`dev --script examples/approval-script.json`, `run --id`, `pending`, `approve`."""
     port, ui_port, llm_port = free_port(), free_port(), free_port()
+    vault = f"http://127.0.0.1:{free_port()}"  # used only with the Vault backend
     example = Path(__file__).parent.parent / "examples" / "approval-script.json"
     process = start(
         *("dev", "--port", str(port), "--ui-port", str(ui_port), "--script", str(example)),
-        # Free probe ports: other suites on the machine may hold the defaults (8080, 9464).
+        # Free ports: other suites on the machine (or other xdist workers) may hold the
+        # defaults (8080, 9464, and 8200, where `dev` would share a running dev Vault).
         env={
             "AGENT_FAKE_LLM_PORT": str(llm_port),
             "AGENT_HEALTH_PORT": str(free_port()),
             "AGENT_METRICS_PORT": str(free_port()),
+            "VAULT_ADDR": vault,
         },
         cwd=tmp_path,
     )
     try:
         wait_for_line(process, "ready:", 90)
-        env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}
+        # The CLI reads the codec key from dev's Vault when payloads are encrypted.
+        env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "VAULT_ADDR": vault}
         task = "Tell ops the refund for order 42 is approved"
         ran = run_cli("run", task, "--id", "refund-42", env=env)
         assert ran.returncode == 0, ran.stderr
