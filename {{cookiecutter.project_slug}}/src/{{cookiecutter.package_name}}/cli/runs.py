@@ -16,7 +16,6 @@ from ..observability.telemetry import configure_process
 from ..runtime.client import TemporalUnavailableError
 from ..runtime.run_errors import QUERY_ERRORS, query_error_reason
 from ..runtime.runs import run_status, start_run
-from ..runtime.worker import WorkerSetupError, run_worker
 from .common import (
     EXIT_CONFIG_ERROR,
     EXIT_RUN_NOT_COMPLETED,
@@ -114,6 +113,10 @@ def status(workflow_id: Annotated[str, typer.Argument(help="the run's workflow i
 @commands.command()
 def worker() -> None:
     """Run the workers (workflows + tools, and the rate-limited LLM queue) until SIGTERM."""
+    # Imported here: the workers pull in the model client (~0.3 s), which no other
+    # command needs, so `status`, `approve`... start faster.
+    from ..runtime.worker import WorkerSetupError, run_worker
+
     settings = load_settings()
     configure_process(settings)
     try:

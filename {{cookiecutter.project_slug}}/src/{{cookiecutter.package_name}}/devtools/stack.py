@@ -24,7 +24,6 @@ from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
 from temporalio.runtime import Runtime
 
-from ..activities.agent import AgentActivities
 from ..config import PLACEHOLDER_VALUES, Settings
 from ..models import (
     AWAITING_APPROVAL_ATTRIBUTE,
@@ -37,7 +36,6 @@ from ..observability.health_server import serve_health
 from ..runtime.health_checks import worker_checks
 from ..runtime.plugin import payload_codec, service_plugin
 from ..runtime.scopes import known_scopes
-from ..runtime.worker import build_workers, run_workers
 from ..secrets import SecretProvider, create_provider
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
 from .processes import stop_process
@@ -195,6 +193,11 @@ async def local_stack(
             )
             if settings.email_endpoint_url is None:
                 settings = settings.model_copy(update={"email_endpoint_url": fake.outbox_url})
+        # Imported here: the workers pull in the model client and MCP (most of a CLI
+        # start's second), which the CLI's other commands never need.
+        from ..activities.agent import AgentActivities
+        from ..runtime.worker import build_workers, run_workers
+
         activities = AgentActivities(settings, secrets=secrets)
         tracker = ActivityTracker() if serve_probes else None
         health_port: int | None = None
