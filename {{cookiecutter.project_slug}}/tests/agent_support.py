@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from {{ cookiecutter.package_name }}.runtime.runs import start_run
 from {{ cookiecutter.package_name }}.runtime.worker import build_workers, run_workers
 from {{ cookiecutter.package_name }}.workflows.agent import AgentWorkflow
 
-from tests.support import CONFIG_PREFIXES, free_port
+from tests.support import service_env
 
 
 def script(*turns: dict[str, Any]) -> Script:
@@ -79,10 +78,7 @@ def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
     Its health and metrics servers get free ports unless the test chose them, so
     several workers (and other suites on the machine) never fight over 8080/9464.
     """
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-    # Free ports for its health and metrics servers: the defaults may be taken on this host.
-    ports = {"AGENT_HEALTH_PORT": str(free_port()), "AGENT_METRICS_PORT": str(free_port())}
-    child_env.update({**LOOP_ENV, **ports, **env})
+    child_env = service_env({**LOOP_ENV, **env})
     return subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "worker"],
         env=child_env,

@@ -30,6 +30,15 @@ def free_port() -> int:
         return port
 
 
+def service_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a service process: no config from outside the test, and
+    the worker's probes (health, metrics) on free ports unless ``env`` names them:
+    the defaults (8080, 9464) may be held by a parallel test or another suite."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    probes = {"AGENT_HEALTH_PORT": str(free_port()), "AGENT_METRICS_PORT": str(free_port())}
+    return {**clean, **probes, **(env or {})}
+
+
 def required_binary(name: str, package: str) -> str:
     """A binary installed by the dev extra, found next to this interpreter or on PATH."""
     path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
@@ -45,8 +54,7 @@ def run_cli(
 
     ``cwd``: where it runs (the ``.env`` it reads); the test's own directory if None.
     """
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-    child_env.update(env or {})
+    child_env = service_env(env)
     return subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", *args],
         capture_output=True,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from {{ cookiecutter.package_name }}.api.app import create_app
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.observability.probe import probe
 
-from tests.support import CONFIG_PREFIXES, free_port, wait_until
+from tests.support import free_port, service_env, wait_until
 
 
 def client() -> TestClient:
@@ -65,7 +64,7 @@ def test_interactive_docs_are_off_by_default() -> None:
 
 def test_api_process_serves_health_and_logs_through_structlog(closed_address: str) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    env = service_env()
     env.update(
         {
             "AGENT_API_PORT": str(port),

@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.runtime.approvals import AWAITING_APPROVAL
 
 from tests.agent_support import LOOP_ENV, running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT, cli, temporal_cli
-from tests.support import CONFIG_PREFIXES, free_port, required_binary
+from tests.support import free_port, required_binary, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -127,8 +127,7 @@ class Terminal:
     """A child process on a real pseudo-terminal: type into it, read what it shows."""
 
     def __init__(self, *args: str, env: dict[str, str]) -> None:
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-        child_env.update(env)
+        child_env = service_env(env)
         self.fd, slave = pty.openpty()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "{{ cookiecutter.package_name }}", *args],

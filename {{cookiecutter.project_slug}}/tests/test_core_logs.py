@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from {{ cookiecutter.package_name }}.observability.logs import CORE_LOGGER
 from {{ cookiecutter.package_name }}.runtime import approvals, conversations
 
 from tests.agent_support import unique_queue
-from tests.support import CONFIG_PREFIXES, free_port, required_binary
+from tests.support import free_port, required_binary, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +42,7 @@ async def test_core_retry_warnings_are_json_lines_when_temporal_goes_away(tmp_pa
         ],
     )
     address = server.client.service_client.config.target_host
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    env = service_env()
     env.update(
         {
             "TEMPORAL_ADDRESS": address,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import socket
@@ -20,7 +19,7 @@ import pytest
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.devtools.fake_llm import Script
 
-from tests.support import CONFIG_PREFIXES, free_port
+from tests.support import free_port, service_env
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -33,8 +32,7 @@ def test_the_readme_script_example_is_a_valid_script() -> None:
 
 
 def start(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-    child_env.update(env)
+    child_env = service_env(env)
     return subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", *args],
         env=child_env,

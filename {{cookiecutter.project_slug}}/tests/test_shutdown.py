@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from {{ cookiecutter.package_name }}.models import AgentRequest
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
 from tests.agent_support import script, scripted_worker_env, start_worker_process, unique_queue
-from tests.support import CONFIG_PREFIXES, free_port
+from tests.support import free_port, service_env
 
 SEND = {
     "name": "send_email",
@@ -32,8 +31,7 @@ EMAIL_SCRIPT = script({"tool_calls": [SEND]}, {"content": "Sent: $tool_result"})
 
 
 def _worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
-    child_env.update(env)
+    child_env = service_env(env)
     with log.open("wb") as stderr:
         return subprocess.Popen(
             [sys.executable, "-m", "{{ cookiecutter.package_name }}", "worker"],

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from {{ cookiecutter.package_name }}.runtime.follow import Replies, follow
 from {{ cookiecutter.package_name }}.runtime.runs import start_run
 
 from tests.agent_support import LOOP_ENV, running_workers, script, settings_for, unique_queue
-from tests.support import CONFIG_PREFIXES, run_cli
+from tests.support import run_cli, service_env
 from tests.test_chaos import kill, start_worker, wait_polling, wait_until, worker_env
 
 SEARCH = {"name": "search_docs", "arguments": {"query": "refund"}}
@@ -215,7 +214,7 @@ async def test_run_follow_prints_the_text_as_it_comes_then_the_summary(
     )
     async with running_workers(dev_client, settings_for(fake_llm)) as queue:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)},
+            **service_env(),
             "TEMPORAL_ADDRESS": temporal_address,
             "AGENT_TASK_QUEUE": queue,
             **LOOP_ENV,
