@@ -217,20 +217,22 @@ async def test_with_nobody_following_no_text_is_signalled_and_the_log_has_the_re
 async def test_a_follower_attaching_mid_reply_gets_the_rest_live(
     dev_client: Client, fake_llm: FakeLlmServer
 ) -> None:
-    # A 4 s reply; the follower attaches once it has been going for about 1 s.
-    fake_llm.script = script({"content": ANSWER, "token_delay_seconds": 0.1})
+    # A 6 s reply; the follower attaches once it has been going for about 1.2 s.
+    answer = " ".join(f"word{n}" for n in range(60))
+    fake_llm.script = script({"content": answer, "token_delay_seconds": 0.1})
     async with running_workers(dev_client, settings_for(fake_llm)) as queue:
         handle = await start_run(dev_client, AgentRequest(task="hi"), task_queue=queue)
-        await wait_until(lambda: fake_llm.tokens_sent >= 10, 30, "the reply under way for 1 s")
+        await wait_until(lambda: fake_llm.tokens_sent >= 12, 30, "the reply under way for 1.2 s")
         events = await collect(dev_client, handle.id)
         finished_at = time.monotonic()
         result = await handle.result()
-    assert result.answer == ANSWER
+    assert result.answer == answer
     texts = [(event, seen) for _, event, seen in events if event.kind == "text"]
-    assert "".join(event.text for event, _ in texts) == ANSWER
-    # Asked again within a batch interval of attaching: live text well before the end.
+    assert "".join(event.text for event, _ in texts) == answer
+    # Asked again 1 s and 3 s after the first check (batch interval 0.5 s, doubling):
+    # live text from about 3 s on, well before the end.
     assert len(texts) >= 2
-    assert finished_at - texts[0][1] > 1.0
+    assert finished_at - texts[0][1] > 1.5
     assert await publish_signals(dev_client, handle.id) == len(texts) - 1
 
 

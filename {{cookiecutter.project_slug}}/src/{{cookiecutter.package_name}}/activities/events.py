@@ -16,8 +16,9 @@ Text is signalled only while someone follows the run: when the first batch is
 due, the attempt asks its workflow (``FOLLOWERS_QUERY``: a follower's poll is open
 or was seen within ``FOLLOWED_WITHIN_SECONDS``). Nobody: no text signal; the whole
 reply comes with the result, so the event log holds it all the same, and the
-attempt asks again every batch interval (a follower attaching mid-reply gets the
-rest live). A failed query counts as followed (live text, as without the check).
+attempt asks again after 2, 4, 8... batch intervals (a follower attaching
+mid-reply gets the rest live). A failed query counts as followed (live text, as
+without the check).
 
 A retried attempt (429, 5xx, a worker killed mid-stream) first publishes a
 ``retrying`` event: followers drop the earlier attempt's text and show the new one.
@@ -126,8 +127,12 @@ class TextPublisher:
         asked = asyncio.create_task(followed())
         try:
             await asyncio.sleep(self._first_flush_seconds)
-            while not await asked:  # nobody follows: no signal; ask again each interval
-                await asyncio.sleep(self._batch_seconds)
+            wait = self._batch_seconds
+            while not await asked:  # nobody follows: no signal, ask again later
+                # After 2, 4, 8... batch intervals: a query costs a worker about
+                # what a signal does, so a long unwatched reply asks a few times only.
+                wait *= 2
+                await asyncio.sleep(wait)
                 asked = asyncio.create_task(followed())
         finally:
             asked.cancel()  # the reply ended first (a no-op once answered)
