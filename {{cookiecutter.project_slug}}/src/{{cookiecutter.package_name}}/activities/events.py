@@ -123,19 +123,15 @@ class TextPublisher:
             await self._sending
 
     async def _first_flush(self) -> None:
-        # Asked while the first-flush window runs: the answer costs no extra wait.
-        asked = asyncio.create_task(followed())
-        try:
-            await asyncio.sleep(self._first_flush_seconds)
-            wait = self._batch_seconds
-            while not await asked:  # nobody follows: no signal, ask again later
-                # After 2, 4, 8... batch intervals: a query costs a worker about
-                # what a signal does, so a long unwatched reply asks a few times only.
-                wait *= 2
-                await asyncio.sleep(wait)
-                asked = asyncio.create_task(followed())
-        finally:
-            asked.cancel()  # the reply ended first (a no-op once answered)
+        # Asked once the window is over: a reply done by then costs no query either
+        # (the first text reaches followers one query's round trip later).
+        await asyncio.sleep(self._first_flush_seconds)
+        wait = self._batch_seconds
+        while not await followed():  # nobody follows: no signal, ask again later
+            # After 2, 4, 8... batch intervals: a query costs a worker about what a
+            # signal does, so a long unwatched reply asks a few times only.
+            wait *= 2
+            await asyncio.sleep(wait)
         await self._send_text()
         if self._batches == 0:
             self._first = None  # all held back (a secret's start?): the next token retries
