@@ -268,7 +268,8 @@ async def test_a_full_run_is_ciphertext_on_the_server_and_plain_for_worker_and_c
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
     fake_llm.script = script(
         {"tool_calls": [{"name": "search_docs", "arguments": {"query": "refund"}}]},
-        {"content": ANSWER},
+        # Streamed for longer than the first-flush window: part of it goes as signals.
+        {"content": ANSWER, "token_delay_seconds": 0.05},
     )
     settings = layout.settings(payload_encryption=True).model_copy(
         update={"openai_base_url": fake_llm.base_url, "llm_model": "scripted"}
@@ -283,11 +284,12 @@ async def test_a_full_run_is_ciphertext_on_the_server_and_plain_for_worker_and_c
     async with running_workers(client, settings) as queue:
         env["AGENT_TASK_QUEUE"] = queue
         # The CLI encrypts the request, the worker decrypts it, runs, encrypts the result,
-        # and the CLI decrypts that: both sides read plain values.
-        ran = await asyncio.to_thread(run_cli, "run", TASK, "--wait", env=env)
+        # and the CLI decrypts that: both sides read plain values. Followed, so the
+        # answer is also streamed as text signals (sent only while someone follows).
+        ran = await asyncio.to_thread(run_cli, "run", TASK, "--follow", env=env)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         workflow_id = ran.stdout.splitlines()[0]
-        assert f"answer: {ANSWER}" in ran.stdout
+        assert ANSWER in ran.stdout.splitlines()
         status = await asyncio.to_thread(run_cli, "status", workflow_id, env=env)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["state"] == "completed"

@@ -88,6 +88,8 @@ async def test_followers_see_the_text_in_order_while_the_run_goes(
         assert event.attempt == 1
     assert {event.step for event, _ in texts} == {2}
     assert events[-1][1].status == "completed"
+    # Followed: every batch but the last was a signal.
+    assert await publish_signals(dev_client, handle.id) == len(texts) - 1
 
 
 async def test_a_follower_that_reconnects_misses_nothing_and_sees_nothing_twice(
@@ -191,6 +193,46 @@ async def test_a_reply_done_within_the_first_flush_window_costs_no_text_signal(
     assert (text.step, text.attempt, text.turn) == (2, 2 if faults else 1, None)
     # Only the retrying event was signalled.
     assert await publish_signals(dev_client, handle.id) == len(retry)
+
+
+async def test_with_nobody_following_no_text_is_signalled_and_the_log_has_the_reply(
+    dev_client: Client, fake_llm: FakeLlmServer
+) -> None:
+    fake_llm.script = script(
+        {"tool_calls": [SEARCH]}, {"content": ANSWER, "token_delay_seconds": 0.03}
+    )
+    async with running_workers(dev_client, settings_for(fake_llm)) as queue:
+        handle = await start_run(dev_client, AgentRequest(task="refunds?"), task_queue=queue)
+        result = await asyncio.wait_for(handle.result(), 30)
+        # Read after the run: the whole reply came with the step's result.
+        events = [event for _, event, _ in await collect(dev_client, handle.id)]
+    assert result.answer == ANSWER
+    texts = [event for event in events if event.kind == "text"]
+    assert [(event.text, event.step) for event in texts] == [(ANSWER, 2)]
+    assert [event.kind for event in events][-2:] == ["text", "run_finished"]
+    assert await publish_signals(dev_client, handle.id) == 0
+
+
+async def test_a_follower_attaching_mid_reply_gets_the_rest_live(
+    dev_client: Client, fake_llm: FakeLlmServer
+) -> None:
+    # A 6 s reply; the follower attaches once it has been going for about 1.2 s.
+    answer = " ".join(f"word{n}" for n in range(60))
+    fake_llm.script = script({"content": answer, "token_delay_seconds": 0.1})
+    async with running_workers(dev_client, settings_for(fake_llm)) as queue:
+        handle = await start_run(dev_client, AgentRequest(task="hi"), task_queue=queue)
+        await wait_until(lambda: fake_llm.tokens_sent >= 12, 30, "the reply under way for 1.2 s")
+        events = await collect(dev_client, handle.id)
+        finished_at = time.monotonic()
+        result = await handle.result()
+    assert result.answer == answer
+    texts = [(event, seen) for _, event, seen in events if event.kind == "text"]
+    assert "".join(event.text for event, _ in texts) == answer
+    # Asked again 1 s and 3 s after the first check (batch interval 0.5 s, doubling):
+    # live text from about 3 s on, well before the end.
+    assert len(texts) >= 2
+    assert finished_at - texts[0][1] > 1.5
+    assert await publish_signals(dev_client, handle.id) == len(texts) - 1
 
 
 async def test_streaming_off_sends_no_text_but_the_steps(

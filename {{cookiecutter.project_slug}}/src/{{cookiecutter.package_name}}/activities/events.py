@@ -12,6 +12,14 @@ after every batch sent here (a signal sent before the activity completes is in
 the history before its completion). A reply of any length costs at most
 ``MAX_BATCHES`` signals per attempt.
 
+Text is signalled only while someone follows the run: when the first batch is
+due, the attempt asks its workflow (``FOLLOWERS_QUERY``: a follower's poll is open
+or was seen within ``FOLLOWED_WITHIN_SECONDS``). Nobody: no text signal; the whole
+reply comes with the result, so the event log holds it all the same, and the
+attempt asks again after 2, 4, 8... batch intervals (a follower attaching
+mid-reply gets the rest live). A failed query counts as followed (live text, as
+without the check).
+
 A retried attempt (429, 5xx, a worker killed mid-stream) first publishes a
 ``retrying`` event: followers drop the earlier attempt's text and show the new one.
 Publishing never fails the model call: if the run cannot be signalled, the call
@@ -27,13 +35,18 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 from temporalio.contrib.workflow_streams import TopicHandle, WorkflowStreamClient
 
-from ..models import EVENTS_TOPIC, EventKind, RunEvent
+from ..models import EVENTS_TOPIC, FOLLOWERS_QUERY, EventKind, Followers, RunEvent
 from ..observability.redaction import SECRET_VALUES
 
 MAX_BATCHES = 20
 BATCHES_PER_INTERVAL = 4
 # A flush that cannot reach the server within this long is given up (the call goes on).
 FLUSH_TIMEOUT_SECONDS = 5.0
+# A follower is between two polls for well under this (its cooldown plus a round trip;
+# a browser's EventSource reconnects after 3 s).
+FOLLOWED_WITHIN_SECONDS = 5.0
+# Asking the workflow who follows is a query: answered by a worker holding the run.
+FOLLOWERS_QUERY_TIMEOUT_SECONDS = 2.0
 
 
 class TextPublisher:
@@ -110,7 +123,15 @@ class TextPublisher:
             await self._sending
 
     async def _first_flush(self) -> None:
+        # Asked once the window is over: a reply done by then costs no query either
+        # (the first text reaches followers one query's round trip later).
         await asyncio.sleep(self._first_flush_seconds)
+        wait = self._batch_seconds
+        while not await followed():  # nobody follows: no signal, ask again later
+            # After 2, 4, 8... batch intervals: a query costs a worker about what a
+            # signal does, so a long unwatched reply asks a few times only.
+            wait *= 2
+            await asyncio.sleep(wait)
         await self._send_text()
         if self._batches == 0:
             self._first = None  # all held back (a secret's start?): the next token retries
@@ -146,3 +167,24 @@ class TextPublisher:
         except Exception as error:  # live text is best effort: the call goes on
             activity.logger.warning("live events stopped for this call: %s", error)
             self._topic = None
+
+
+async def followed() -> bool:
+    """Whether anyone follows this activity's run now (``True`` if that cannot be told)."""
+    info = activity.info()
+    try:
+        handle = activity.client().get_workflow_handle(
+            info.workflow_id or "", run_id=info.workflow_run_id
+        )
+        followers = await handle.query(
+            FOLLOWERS_QUERY,
+            result_type=Followers,
+            rpc_timeout=timedelta(seconds=FOLLOWERS_QUERY_TIMEOUT_SECONDS),
+        )
+    except Exception as error:  # an old worker without the query, a slow server...
+        activity.logger.debug("followers unknown, streaming: %s", error)
+        return True
+    if followers.waiting > 0:
+        return True
+    last = followers.last_poll
+    return last is not None and (datetime.now(UTC) - last).total_seconds() < FOLLOWED_WITHIN_SECONDS

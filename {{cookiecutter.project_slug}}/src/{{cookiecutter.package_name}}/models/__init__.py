@@ -35,6 +35,7 @@ from .conversations import (
 )
 from .events import (
     EventKind,
+    Followers,
     RunEvent,
 )
 from .names import (
@@ -49,6 +50,7 @@ from .names import (
     CONVERSATION_WORKFLOW_TYPE,
     DECIDE_UPDATE,
     EVENTS_TOPIC,
+    FOLLOWERS_QUERY,
     LLM_MAX_ATTEMPTS,
     LLM_QUEUE_SUFFIX,
     REJECT_SIGNAL,
@@ -89,6 +91,7 @@ __all__ = [
     "CONVERSATION_WORKFLOW_TYPE",
     "DECIDE_UPDATE",
     "EVENTS_TOPIC",
+    "FOLLOWERS_QUERY",
     "LLM_MAX_ATTEMPTS",
     "LLM_QUEUE_SUFFIX",
     "REJECT_SIGNAL",
@@ -116,6 +119,7 @@ __all__ = [
     "Decision",
     "DecisionRequest",
     "EventKind",
+    "Followers",
     "LlmRequest",
     "LlmResponse",
     "McpCallRequest",

@@ -41,3 +41,14 @@ class RunEvent(_Model):
     status: str | None = None
     # A conversation's turn (workflow events; text events carry the step, unique per conversation).
     turn: int | None = None
+
+
+class Followers(_Model):
+    """Who reads a run's live events now, as its workflow knows (the ``FOLLOWERS_QUERY``).
+
+    Followers long-poll: ``waiting`` polls are open now; ``last_poll`` is when one
+    last arrived or was answered (workflow time), to cover a follower between polls.
+    """
+
+    waiting: int = 0
+    last_poll: datetime | None = None

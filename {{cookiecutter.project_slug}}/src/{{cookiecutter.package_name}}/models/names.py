@@ -32,6 +32,8 @@ LLM_MAX_ATTEMPTS = 5
 LLM_QUEUE_SUFFIX = "-llm"
 # The run's live events (temporalio.contrib.workflow_streams) are published on this topic.
 EVENTS_TOPIC = "events"
+# Asked by the LLM step before it streams text: is anyone following the run?
+FOLLOWERS_QUERY = "followers"
 
 RunState = Literal[
     "starting",

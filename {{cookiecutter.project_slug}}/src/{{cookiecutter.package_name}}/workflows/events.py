@@ -6,15 +6,38 @@ the run has ended); activities append the model's text to it with signals
 (``activities/events.py``), except a reply's last part, which comes with the
 step's result and is published here. Publishing here writes no history event and
 issues no command, so runs recorded before streaming existed replay unchanged.
+
+The LLM step streams text only while someone follows the run: it asks with the
+``FOLLOWERS_QUERY``, answered from the followers' polls this workflow has seen
+(counted by a wrapper around the stream's poll update; no command, no history
+event, so replay is unchanged).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
 from temporalio import workflow
-from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamState
+from temporalio.contrib.workflow_streams import (
+    PollInput,
+    PollResult,
+    WorkflowStream,
+    WorkflowStreamState,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from ..models import EVENTS_TOPIC, EventKind, RunEvent, StepRecord
+    from ..models import (
+        EVENTS_TOPIC,
+        FOLLOWERS_QUERY,
+        EventKind,
+        Followers,
+        RunEvent,
+        StepRecord,
+    )
+
+# The contrib's long-poll update (its wire name: followers in other SDKs send it too).
+POLL_UPDATE = "__temporal_workflow_stream_poll"
 
 
 class RunEvents:
@@ -25,6 +48,39 @@ class RunEvents:
         self._topic = self._stream.topic(EVENTS_TOPIC, type=RunEvent)
         # A conversation sets its current turn: its workflow events carry it.
         self.turn: int | None = None
+        self._polls_waiting = 0
+        self._last_poll: datetime | None = None
+        self._count_polls()
+
+    def _count_polls(self) -> None:
+        """Wrap the stream's poll update to count followers; answer ``FOLLOWERS_QUERY``.
+
+        If the contrib ever renames its poll, no query handler is set: the LLM
+        step's query then fails and it streams as if watched (today's behaviour).
+        """
+        poll: Callable[[PollInput], Awaitable[PollResult]] | None = workflow.get_update_handler(
+            POLL_UPDATE
+        )
+        if poll is None:
+            return
+
+        # Typed: the argument is decoded by this annotation.
+        async def counted(payload: PollInput) -> PollResult:
+            self._polls_waiting += 1
+            self._last_poll = workflow.now()
+            try:
+                return await poll(payload)
+            finally:
+                self._polls_waiting -= 1
+                self._last_poll = workflow.now()
+
+        # The stream's own validator (it rejects polls once followers are released).
+        workflow.set_update_handler(POLL_UPDATE, counted, validator=self._stream._validate_poll)
+        workflow.set_query_handler(FOLLOWERS_QUERY, self.followers)
+
+    def followers(self) -> Followers:
+        """Polls open now and the last one's time (a query: reads, never changes state)."""
+        return Followers(waiting=self._polls_waiting, last_poll=self._last_poll)
 
     def publish(
         self,
