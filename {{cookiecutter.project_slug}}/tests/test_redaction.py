@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 
 import pytest
 import structlog
@@ -147,3 +148,31 @@ def test_the_service_log_pipeline_redacts_secrets() -> None:
     assert library["event"] == f"calling with key {REDACTED}"
     assert library["api_key"] == REDACTED
     assert (service["token"], service["total_tokens"]) == (REDACTED, 7)
+
+
+def test_a_log_line_written_while_the_pattern_compiles_does_not_deadlock() -> None:
+    """Logging from inside the compile (a finalizer run by the GC) re-enters ``scrub``."""
+    registry = SecretRegistry()
+    pending_finalizers = [True]
+
+    class LogsWhenMeasured(str):
+        # Sorting by length is part of the compile: the first measure after arming
+        # stands for a finalizer that logs once.
+        def __len__(self) -> int:
+            if armed and pending_finalizers:
+                pending_finalizers.pop()
+                registry.scrub("a log line written meanwhile")
+            return str.__len__(self)
+
+    armed = False
+    registry.add("plain-secret-value", LogsWhenMeasured("measured-secret-value"))
+    armed = True
+    result: list[str] = []
+    worker = threading.Thread(
+        target=lambda: result.append(registry.scrub("has measured-secret-value")), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "scrub deadlocked while its pattern compiled"
+    assert result == [f"has {REDACTED}"]
+    assert not pending_finalizers, "the compile never re-entered scrub: the test proves nothing"

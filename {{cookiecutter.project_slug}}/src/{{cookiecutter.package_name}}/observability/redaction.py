@@ -59,7 +59,10 @@ class SecretRegistry:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._lock = threading.Lock()
+        # Reentrant: while the pattern compiles under the lock, the garbage collector
+        # may run a finalizer that logs (an HTTP client's __del__), and logging scrubs
+        # on this same thread; a plain Lock deadlocked the process there.
+        self._lock = threading.RLock()
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, *values: str) -> None:
