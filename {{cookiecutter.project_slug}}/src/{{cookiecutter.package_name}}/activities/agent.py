@@ -25,7 +25,6 @@ from ..models import (
     CONVERSATION_WORKFLOW_TYPE,
     RUN_TOOL,
     WORKFLOW_TYPE,
-    ChatMessage,
     LlmRequest,
     LlmResponse,
     ToolCall,
@@ -43,7 +42,13 @@ from ..secrets import (
 from .activity_errors import scrubbed, secret_application_error
 from .events import TextPublisher
 from .llm_breaker import CircuitBreaker
-from .llm_client import ApiKey, make_client, secret_api_key, to_application_error
+from .llm_client import (
+    ApiKey,
+    make_client,
+    openai_message,
+    secret_api_key,
+    to_application_error,
+)
 from .llm_stream import STREAM_INTERRUPTED, streamed_completion
 from .mcp import McpServers, McpTool
 from .tool_calls import check_call
@@ -129,7 +134,7 @@ class AgentActivities:
         messages: list[Any] = [
             {"role": "system", "content": SUMMARY_PROMPT if summary else SYSTEM_PROMPT}
         ]
-        messages += [_to_openai(message) for message in request.messages]
+        messages += [openai_message(message) for message in request.messages]
         mcp_tools = {tool.name: tool for tool in await self.mcp.tools()}
         schemas = self._tool_schemas + [tool.openai_schema() for tool in mcp_tools.values()]
         publisher = TextPublisher(
@@ -285,19 +290,3 @@ class AgentActivities:
         return ToolResult(
             output=output, idempotency_key=context.idempotency_key, attempt=info.attempt
         )
-
-
-def _to_openai(message: ChatMessage) -> dict[str, Any]:
-    converted: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        converted["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.raw_arguments},
-            }
-            for call in message.tool_calls
-        ]
-    if message.tool_call_id is not None:
-        converted["tool_call_id"] = message.tool_call_id
-    return converted

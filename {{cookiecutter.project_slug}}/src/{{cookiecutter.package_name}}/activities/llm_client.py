@@ -10,11 +10,13 @@ import email.utils
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
 import openai
 from temporalio.exceptions import ApplicationError
 
 from ..config import Environment, Settings
+from ..models import ChatMessage
 from ..secrets import LLM_SCOPE, SecretNotFoundError, SecretProvider
 
 # Statuses worth another attempt; every other 4xx means the request itself is wrong.
@@ -122,3 +124,20 @@ def _error_message(error: openai.APIStatusError) -> str:
         if isinstance(detail, dict) and isinstance(detail.get("message"), str):
             return str(detail["message"])
     return error.message
+
+
+def openai_message(message: ChatMessage) -> dict[str, Any]:
+    """A conversation message in the shape the chat completions API takes."""
+    converted: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        converted["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.raw_arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        converted["tool_call_id"] = message.tool_call_id
+    return converted
