@@ -17,10 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.devtools.processes import free_port as free_port  # re-exported
+from {{ cookiecutter.package_name }}.devtools import processes
 from {{ cookiecutter.package_name }}.devtools.processes import stop_process
 
 CONFIG_PREFIXES = ("AGENT_", "TEMPORAL_", "VAULT_", "OPENAI_", "OTEL_", "APP_VERSION")
+
+
+def free_port() -> int:
+    """A free loopback port for a server started later (picked as ``dev`` picks them)."""
+    return processes.free_port()
 
 
 def service_env(env: dict[str, str] | None = None) -> dict[str, str]:

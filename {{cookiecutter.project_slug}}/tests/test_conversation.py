@@ -174,12 +174,22 @@ async def test_a_turn_waits_for_approval_and_a_rejection_is_told_to_the_model(
             "tool-1-send_email",
         )
         assert outcome.approval.arguments["to"] == "ops@example.com"
-        # The approvals listing (CLI `pending`, API, page) finds the conversation.
-        pending = await approvals.list_pending(dev_client)
+        # The approvals listing (CLI `pending`, API, page) finds the conversation. It
+        # reads the visibility store, which catches up with the search attribute a
+        # moment after the update answered: polled with a deadline.
         wid = conversations.workflow_id(cid)
-        assert [r.approvals[0].approval_id for r in pending if r.workflow_id == wid] == [
-            "tool-1-send_email"
-        ]
+
+        async def listed() -> list[str]:
+            pending = await approvals.list_pending(dev_client)
+            return [r.approvals[0].approval_id for r in pending if r.workflow_id == wid]
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            found = await listed()
+            if found or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert found == ["tool-1-send_email"]
         await approvals.decide(
             dev_client,
             wid,
