@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -29,6 +30,8 @@ from {{ cookiecutter.package_name }}.runtime.conversations import ConversationEr
 
 from tests.agent_support import running_workers, script, settings_for
 from tests.approval_support import EMAIL_SCRIPT
+
+T = TypeVar("T")
 
 ECHO = script({"content": "You said: $task"})
 LIMITS = ConversationLimits()
@@ -183,13 +186,7 @@ async def test_a_turn_waits_for_approval_and_a_rejection_is_told_to_the_model(
             pending = await approvals.list_pending(dev_client)
             return [r.approvals[0].approval_id for r in pending if r.workflow_id == wid]
 
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            found = await listed()
-            if found or asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.1)
-        assert found == ["tool-1-send_email"]
+        assert await _poll(listed, bool) == ["tool-1-send_email"]
         await approvals.decide(
             dev_client,
             wid,
@@ -238,14 +235,22 @@ async def _wait_until(check: Callable[[], Awaitable[bool]], seconds: float = 20)
         await asyncio.sleep(0.05)
 
 
-async def _wait_for_turns(client: Client, cid: str, count: int) -> list[TurnRecord]:
+async def _poll(read: Callable[[], Awaitable[T]], done: Callable[[T], bool]) -> T:
+    """Read until ``done`` says so (30 s deadline); the last value when it gives up."""
     deadline = asyncio.get_running_loop().time() + 30
     while True:
-        turns = await conversation_history.transcript(client, cid)
-        if len(turns) >= count:
-            return turns
-        assert asyncio.get_running_loop().time() < deadline, turns
+        value = await read()
+        if done(value) or asyncio.get_running_loop().time() > deadline:
+            return value
         await asyncio.sleep(0.1)
+
+
+async def _wait_for_turns(client: Client, cid: str, count: int) -> list[TurnRecord]:
+    turns = await _poll(
+        lambda: conversation_history.transcript(client, cid), lambda turns: len(turns) >= count
+    )
+    assert len(turns) >= count, turns
+    return turns
 
 
 async def test_a_message_sent_again_with_its_id_gets_the_same_turn(
