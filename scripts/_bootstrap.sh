@@ -4,6 +4,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
+# pip's version check is noise in every install the scripts and tests run.
+export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 find_python() {
     # Prefer an explicit choice, then PATH, then pyenv's installs (no network).
