@@ -30,7 +30,6 @@ def test_ci_only_delegates_to_the_readme_test_command() -> None:
     assert code == [
         "set -euo pipefail",
         'cd "$(dirname "$0")/.."',
-        "export PIP_DISABLE_PIP_VERSION_CHECK=1",
         "exec bash scripts/test.sh",
     ]
 
